@@ -1,0 +1,3 @@
+from mscc_desktop.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Core: numpy + pydicom only. DICOM, geometry, windows, grades, errors, tasks."""
