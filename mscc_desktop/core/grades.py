@@ -32,7 +32,8 @@ class GradeGroup(StrEnum):
     HIGH = "high"  # 1c / 2 / 3: usually surgical decompression, then radiotherapy
 
     @property
-    def index(self) -> int:
+    def position(self) -> int:
+        """Index of this group in every probability vector (see :data:`GROUP_ORDER`)."""
         return GROUP_ORDER.index(self)
 
     @property

@@ -101,7 +101,8 @@ class Volume:
 
     def slice_hu(self, index: int) -> npt.NDArray[np.int16] | npt.NDArray[np.float32]:
         """The ``(row, col)`` HU image of one slice (a view, not a copy)."""
-        return self.hu[index]
+        image: npt.NDArray[np.int16] | npt.NDArray[np.float32] = self.hu[index]
+        return image
 
     def z_range_mm(self) -> tuple[float, float]:
         """(lowest, highest) slice position along the normal."""

@@ -34,7 +34,9 @@ class Window:
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.width) or not np.isfinite(self.level) or self.width < 1.0:
-            raise ValueError(f"window width must be >= 1 HU and finite, got {self.width}/{self.level}")
+            raise ValueError(
+                f"window width must be >= 1 HU and finite, got {self.width}/{self.level}"
+            )
 
     @property
     def label(self) -> str:

@@ -1,0 +1,192 @@
+"""Pre-processing shared by training and inference (one implementation: no train/serve skew).
+
+Everything here is numpy. Training (torch) calls these same functions in its datasets.
+
+Detector input
+    The slice in the three paper windows (bone, abdomen, spine) as three channels, scaled to
+    [0, 1], padded to a square with 0 (air is black in all three windows) and resized to the
+    manifest's ``detector_size``. Boxes come back in that square's pixels and are mapped to the
+    slice with :class:`SquareFit`.
+
+Grader input
+    A square crop around the canal box, enlarged by ``margin`` (a fraction of the box's larger
+    side on each side), taken from each windowed slice, resized to ``grader_size``, scaled to
+    [0, 1] and normalised with that window's mean and std from the manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from mscc_desktop.core.findings import Box
+
+FloatArray = npt.NDArray[np.float32]
+UInt8Array = npt.NDArray[np.uint8]
+
+
+@lru_cache(maxsize=64)
+def _interp_matrix(n_out: int, start: float, length: float, n_in: int) -> FloatArray:
+    """Matrix (n_out, n_in) that samples a 1-D signal bilinearly (edge-clamped) with area
+    pre-filtering when shrinking, mapping output pixel centres onto [start, start+length).
+
+    Shrinking by more than 1.5× averages over the footprint of each output pixel (a box
+    filter) so thin structures such as the canal wall do not alias.
+    """
+    scale = length / n_out
+    matrix = np.zeros((n_out, n_in), dtype=np.float64)
+    centres = start + (np.arange(n_out) + 0.5) * scale - 0.5
+    if scale <= 1.5:
+        left = np.floor(centres).astype(int)
+        frac = centres - left
+        for offset, weight in ((0, 1.0 - frac), (1, frac)):
+            idx = np.clip(left + offset, 0, n_in - 1)
+            np.add.at(matrix, (np.arange(n_out), idx), weight)
+    else:
+        # Box filter over [centre - scale/2, centre + scale/2] with fractional end weights.
+        lo = centres + 0.5 - scale / 2.0
+        hi = centres + 0.5 + scale / 2.0
+        for i in range(n_out):
+            first, last = int(np.floor(lo[i])), int(np.ceil(hi[i]))
+            for j in range(first, last):
+                overlap = min(hi[i], j + 1) - max(lo[i], j)
+                if overlap > 0:
+                    matrix[i, min(max(j, 0), n_in - 1)] += overlap
+        matrix /= matrix.sum(axis=1, keepdims=True)
+    return matrix.astype(np.float32)
+
+
+def resample(
+    image: npt.NDArray[np.generic],
+    *,
+    out_shape: tuple[int, int],
+    region: tuple[float, float, float, float] | None = None,
+) -> FloatArray:
+    """Resample the last two axes of ``image`` (…, row, col) to ``out_shape``.
+
+    ``region`` is (x0, y0, x1, y1) in input pixel edges; default the whole image. Regions
+    reaching outside the image repeat the edge pixels. Separable, as two matrix products, so
+    a batch of slices resizes in one BLAS call per axis.
+    """
+    rows, cols = image.shape[-2], image.shape[-1]
+    x0, y0, x1, y1 = region if region is not None else (0.0, 0.0, float(cols), float(rows))
+    row_m = _interp_matrix(out_shape[0], float(y0), float(y1 - y0), rows)
+    col_m = _interp_matrix(out_shape[1], float(x0), float(x1 - x0), cols)
+    data = np.asarray(image, dtype=np.float32)
+    return np.asarray(row_m @ data @ col_m.T, dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class SquareFit:
+    """How a (rows, cols) slice was padded to a square and resized to ``size``."""
+
+    rows: int
+    cols: int
+    size: int
+
+    @property
+    def side(self) -> int:
+        return max(self.rows, self.cols)
+
+    @property
+    def scale(self) -> float:
+        """Detector pixels per slice pixel."""
+        return self.size / self.side
+
+    def to_slice(self, box: Box) -> Box:
+        """Map a box in detector pixels back to slice pixels, clipped to the slice."""
+        s = 1.0 / self.scale
+        return Box(
+            float(np.clip(box.x0 * s, 0, self.cols)),
+            float(np.clip(box.y0 * s, 0, self.rows)),
+            float(np.clip(box.x1 * s, 0, self.cols)),
+            float(np.clip(box.y1 * s, 0, self.rows)),
+        )
+
+    def to_detector(self, box: Box) -> Box:
+        s = self.scale
+        return Box(box.x0 * s, box.y0 * s, box.x1 * s, box.y1 * s)
+
+
+def detector_input(windowed: UInt8Array, *, size: int) -> tuple[FloatArray, SquareFit]:
+    """Detector tensor for a batch of windowed slices.
+
+    Parameters
+    ----------
+    windowed
+        uint8 ``(batch, 3, row, col)``: each slice in bone, abdomen and spine windows
+        (:func:`mscc_desktop.core.windows.window_stack`, transposed to batch first).
+    size
+        Square input size of the detector (from the manifest).
+
+    Returns
+    -------
+    tensor, fit
+        float32 ``(batch, 3, size, size)`` in [0, 1], and the mapping back to slice pixels.
+    """
+    batch, channels, rows, cols = windowed.shape
+    fit = SquareFit(rows, cols, size)
+    side = fit.side
+    # Padding on the right/bottom keeps slice pixel (0, 0) at detector pixel (0, 0).
+    region = (0.0, 0.0, float(side), float(side))
+    if rows != cols:
+        padded = np.zeros((batch, channels, side, side), dtype=np.uint8)
+        padded[:, :, :rows, :cols] = windowed
+        windowed = padded
+    out = resample(windowed, out_shape=(size, size), region=region)
+    out *= np.float32(1.0 / 255.0)
+    return out, fit
+
+
+def crop_region(box: Box, *, margin: float) -> tuple[float, float, float, float]:
+    """Square region centred on ``box``: its larger side plus ``margin`` × that side each way."""
+    cx, cy = box.centre
+    half = max(box.width, box.height) * (0.5 + margin)
+    half = max(half, 4.0)  # never a sub-pixel crop from a degenerate box
+    return (cx - half, cy - half, cx + half, cy + half)
+
+
+def grader_input(
+    windowed: UInt8Array,
+    boxes: list[Box],
+    *,
+    size: int,
+    margin: float,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+) -> FloatArray:
+    """Grader tensor: one normalised crop per window around each slice's canal box.
+
+    Parameters
+    ----------
+    windowed
+        uint8 ``(batch, n_windows, row, col)`` windowed slices.
+    boxes
+        One canal box (slice pixels) per slice.
+    size, margin
+        Crop output size and margin (from the manifest).
+    mean, std
+        Per-window normalisation of the [0, 1] crop (from the manifest, computed on the
+        training set).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(batch, n_windows, size, size)``.
+    """
+    batch, n_windows = windowed.shape[0], windowed.shape[1]
+    if len(boxes) != batch:
+        raise ValueError(f"{len(boxes)} boxes for {batch} slices")
+    out = np.empty((batch, n_windows, size, size), dtype=np.float32)
+    for index, box in enumerate(boxes):
+        region = crop_region(box, margin=margin)
+        out[index] = resample(windowed[index], out_shape=(size, size), region=region)
+    out *= np.float32(1.0 / 255.0)
+    mean_arr = np.asarray(mean, dtype=np.float32).reshape(1, n_windows, 1, 1)
+    std_arr = np.asarray(std, dtype=np.float32).reshape(1, n_windows, 1, 1)
+    out -= mean_arr
+    out /= std_arr
+    return out
