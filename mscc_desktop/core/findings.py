@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 
 from mscc_desktop.core.grades import GROUP_ORDER, GradeGroup
+from mscc_desktop.core.notices import Notice
 from mscc_desktop.core.windows import WindowPreset
 
 _GROUP_RANK = {group: rank for rank, group in enumerate(GROUP_ORDER)}
@@ -246,3 +249,34 @@ class ModelProvenance:
     @property
     def backend_text(self) -> str:
         return f"{self.backend} · {self.device}"
+
+
+class AnalysisStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # found 'running' by a later process: it crashed or was killed
+    REFUSED = "refused"  # input checks said the series is unusable
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisResult:
+    """One finished analysis of one series: what the pipeline hands to the store and views.
+
+    ``findings`` is ``None`` only for a refused analysis (``status`` REFUSED), whose reasons
+    are in ``notices``.
+    """
+
+    series_instance_uid: str
+    findings: StudyFindings | None
+    provenance: ModelProvenance
+    thresholds: Thresholds
+    notices: tuple[Notice, ...]
+    started_at: datetime
+    finished_at: datetime
+    status: AnalysisStatus = AnalysisStatus.COMPLETE
+
+    @property
+    def duration_s(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
