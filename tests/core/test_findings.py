@@ -61,8 +61,14 @@ def test_box_iou() -> None:
 
 @pytest.mark.parametrize(
     ("text", "group"),
-    [("normal", GradeGroup.NORMAL), ("High-grade", GradeGroup.HIGH), ("1b", GradeGroup.LOW),
-     ("Bilsky 1c", GradeGroup.HIGH), ("0", GradeGroup.NORMAL), ("3", GradeGroup.HIGH)],
+    [
+        ("normal", GradeGroup.NORMAL),
+        ("High-grade", GradeGroup.HIGH),
+        ("1b", GradeGroup.LOW),
+        ("Bilsky 1c", GradeGroup.HIGH),
+        ("0", GradeGroup.NORMAL),
+        ("3", GradeGroup.HIGH),
+    ],
 )
 def test_parse_group(text: str, group: GradeGroup) -> None:
     assert parse_group(text) is group

@@ -28,8 +28,14 @@ def test_detector_input_pads_non_square_slices_and_maps_boxes_back() -> None:
 def test_grader_input_crops_around_the_box_and_normalises() -> None:
     windowed = np.zeros((1, 3, 64, 64), dtype=np.uint8)
     windowed[0, :, 20:30, 20:30] = 255
-    crops = grader_input(windowed, [Box(20, 20, 30, 30)], size=20, margin=0.5,
-                         mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    crops = grader_input(
+        windowed,
+        [Box(20, 20, 30, 30)],
+        size=20,
+        margin=0.5,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+    )
     assert crops.shape == (1, 3, 20, 20)
     # region is 20 px wide centred on the box: the box fills the middle half of the crop
     assert crop_region(Box(20, 20, 30, 30), margin=0.5) == (15, 15, 35, 35)

@@ -37,7 +37,9 @@ def test_integer_and_float_input_give_identical_output() -> None:
     rng = np.random.default_rng(0)
     hu = rng.integers(-1100, 2000, size=(3, 17, 19)).astype(np.int16)
     for window in PAPER_WINDOWS.values():
-        assert np.array_equal(window_to_uint8(hu, window), window_to_uint8(hu.astype(np.float32), window))
+        assert np.array_equal(
+            window_to_uint8(hu, window), window_to_uint8(hu.astype(np.float32), window)
+        )
 
 
 def test_window_stack_shape_and_channels() -> None:
@@ -61,7 +63,9 @@ def test_window_stack_shape_and_channels() -> None:
         ([], [], None),
     ],
 )
-def test_dicom_window_accepts_only_usable_values(width: object, centre: object, expected: Window | None) -> None:
+def test_dicom_window_accepts_only_usable_values(
+    width: object, centre: object, expected: Window | None
+) -> None:
     assert dicom_window(width, centre) == expected
 
 

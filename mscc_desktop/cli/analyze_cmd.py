@@ -1,0 +1,295 @@
+"""``mscc-desktop analyze``: batch triage of every study under a folder.
+
+Scans PATH, picks the best analysable axial CT series of each study (or every analysable
+series with ``--all-series``), analyses it, stores the result, and prints a worklist with
+high-grade studies first (then by peak P(high)). Source folders are only read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from mscc_desktop.cli import EXIT_ERROR, EXIT_NOTHING, EXIT_OK, EXIT_REFUSED
+from mscc_desktop.cli.analyze_output import (
+    ProgressBar,
+    format_worklist,
+    write_json,
+)
+from mscc_desktop.core.errors import Cancelled, MsccError
+from mscc_desktop.core.findings import AnalysisResult, AnalysisStatus
+from mscc_desktop.core.notices import Severity
+from mscc_desktop.core.tasks import sub_progress
+
+logger = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from mscc_desktop.core.dicom import SeriesEntry, StudyEntry
+    from mscc_desktop.core.volume import Volume
+    from mscc_desktop.inference.backend import InferenceBackend
+    from mscc_desktop.inference.pipeline import ModelSettings
+
+EPILOG = """\
+exit codes:
+  0    every analysable series was analysed (some may have been refused by the input checks)
+  1    an error: bad model, store or arguments, or a series failed to load or analyse
+       (the others are still analysed, stored and listed)
+  2    nothing analysable: no axial CT series under PATH
+  3    every analysable series was refused by the input checks (not CT, not axial, no HU)
+  130  cancelled (Ctrl+C); analyses finished before that are kept
+
+The worklist goes to stdout (it names patients: it is meant for the reading room), progress
+and warnings to stderr. Nothing is ever written inside PATH.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mscc_desktop.inference.backends import BACKEND_CHOICES
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument("path", metavar="PATH", help="folder (or DICOMDIR/file) to analyse")
+    parser.add_argument(
+        "--backend",
+        choices=BACKEND_CHOICES,
+        default="auto",
+        help="inference backend (default: auto, the fastest that works here)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write full machine-readable results")
+    store = parser.add_mutually_exclusive_group()
+    store.add_argument("--db", metavar="FILE", help="results store (default: user data folder)")
+    store.add_argument("--no-db", action="store_true", help="do not store the results")
+    parser.add_argument(
+        "--model", metavar="ID_OR_DIR", help="model id or model folder (default: shipped model)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=8, metavar="N", help="slices per inference batch"
+    )
+    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: cores)")
+    parser.add_argument(
+        "--all-series",
+        action="store_true",
+        help="analyse every analysable series, not only the best one of each study",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+@dataclass
+class SeriesOutcome:
+    """One analysed (or failed) series of the batch, in scan order."""
+
+    study: StudyEntry
+    entry: SeriesEntry | None
+    result: AnalysisResult | None = None
+    error: str = ""
+    analysis_id: int | None = None
+    n_slices: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.resolve().relative_to(parent.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _check_outputs(args: argparse.Namespace, source: Path) -> None:
+    """Refuse output files inside the source folder (source folders are read-only to us)."""
+    root = source if source.is_dir() else source.parent
+    for flag, value in (("--json", args.json), ("--db", args.db)):
+        if value and _inside(Path(value), root):
+            raise MsccError(
+                f"{flag} {value} is inside the DICOM folder being analysed; mscc-desktop never "
+                "writes into a source folder. Choose a file elsewhere."
+            )
+    if args.batch_size < 1:
+        raise MsccError("--batch-size must be at least 1.")
+
+
+def _chosen_series(studies: tuple[StudyEntry, ...], all_series: bool) -> list[SeriesOutcome]:
+    from mscc_desktop.core.dicom import pick_series
+
+    outcomes: list[SeriesOutcome] = []
+    for study in studies:
+        if all_series:
+            chosen = [entry for entry in study.series if entry.analysable]
+        else:
+            pick = pick_series(study.series)
+            chosen = [pick.chosen] if pick.chosen is not None else []
+        if not chosen:
+            reasons = sorted({r for e in study.series for r in e.reasons if not e.analysable})
+            outcomes.append(
+                SeriesOutcome(study, None, error="no analysable series: " + "; ".join(reasons))
+            )
+        outcomes.extend(SeriesOutcome(study, entry) for entry in chosen)
+    return outcomes
+
+
+# -------------------------------------------------------------------------------- storage
+# Saving is kept behind these three functions so the store can change without touching the
+# batch loop (and so --no-db is one branch).
+def _open_store(args: argparse.Namespace) -> Database | None:
+    if args.no_db:
+        return None
+    from mscc_desktop import storage
+
+    return storage.open_store(args.db)
+
+
+def _store_begin(
+    db: Database | None,
+    volume: Volume,
+    entry: SeriesEntry,
+    backend: InferenceBackend,
+    model: ModelSettings,
+) -> tuple[Any, int | None]:
+    if db is None:
+        return None, None
+    from mscc_desktop import storage
+    from mscc_desktop.inference.pipeline import provenance
+
+    record = storage.register_volume(db, volume, part=entry.split_note)
+    analysis_id = storage.begin_analysis(
+        db, record, provenance=provenance(backend, model), thresholds=model.thresholds
+    )
+    return record, analysis_id
+
+
+def _store_end(
+    db: Database | None,
+    record: Any,
+    analysis_id: int | None,
+    *,
+    result: AnalysisResult | None = None,
+    status: AnalysisStatus = AnalysisStatus.FAILED,
+    error: str = "",
+) -> int | None:
+    if db is None or analysis_id is None:
+        return None
+    from mscc_desktop import storage
+
+    if result is not None:
+        return storage.save_analysis(db, record, result, analysis_id=analysis_id)
+    storage.end_analysis(db, analysis_id, status, error=error)
+    return analysis_id
+
+
+# -------------------------------------------------------------------------------- the batch
+def _analyse_one(
+    outcome: SeriesOutcome,
+    *,
+    args: argparse.Namespace,
+    backend: InferenceBackend,
+    model: ModelSettings,
+    db: Database | None,
+    bar: ProgressBar,
+) -> None:
+    from mscc_desktop.core.dicom import load_series
+    from mscc_desktop.inference.pipeline import analyse_volume
+
+    assert outcome.entry is not None
+    entry = outcome.entry
+    volume = load_series(entry, progress=sub_progress(bar, 0.0, 0.25))
+    outcome.n_slices = volume.n_slices
+    record, analysis_id = _store_begin(db, volume, entry, backend, model)
+    try:
+        result = analyse_volume(
+            volume,
+            backend,
+            model,
+            batch_size=args.batch_size,
+            progress=sub_progress(bar, 0.25, 1.0),
+        )
+    except (Cancelled, KeyboardInterrupt):
+        _store_end(db, record, analysis_id, status=AnalysisStatus.CANCELLED)
+        raise
+    except Exception as error:  # recorded as FAILED, then re-raised to the batch loop
+        message = error.message if isinstance(error, MsccError) else type(error).__name__
+        _store_end(db, record, analysis_id, error=message)
+        raise
+    outcome.result = result
+    outcome.analysis_id = _store_end(db, record, analysis_id, result=result)
+
+
+def _exit_code(outcomes: list[SeriesOutcome]) -> int:
+    attempted = [o for o in outcomes if o.entry is not None]
+    if not attempted:
+        return EXIT_NOTHING
+    if any(o.error for o in attempted):
+        return EXIT_ERROR
+    statuses = {o.result.status for o in attempted if o.result is not None}
+    if statuses == {AnalysisStatus.REFUSED}:
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+def _summary_line(outcome: SeriesOutcome) -> str:
+    result = outcome.result
+    if result is None:
+        return f"failed: {outcome.error}"
+    if result.findings is None:
+        errors = [n.message for n in result.notices if n.severity is Severity.ERROR]
+        return "refused: " + " ".join(errors)
+    findings = result.findings
+    peak = max((s.p_high for s in findings.slices), default=0.0)
+    return (
+        f"{findings.headline} (peak P(high) {peak:.2f}, {len(findings.lesions)} lesion(s)) "
+        f"in {result.duration_s:.1f} s"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from mscc_desktop.core.dicom import scan_folder
+    from mscc_desktop.inference.backends import create_backend, load_model_settings
+
+    source = Path(args.path)
+    _check_outputs(args, source)
+    err: TextIO = sys.stderr
+    model = load_model_settings(args.model)
+    backend = create_backend(model, args.backend, threads=args.threads)
+    print(
+        f"Model {model.model_id} {model.model_version} on {backend.runtime} · {backend.device}",
+        file=err,
+    )
+    if backend.fallback_warning:
+        print(f"warning: {backend.fallback_warning}", file=err)
+    db = _open_store(args)
+    try:
+        bar = ProgressBar(err, enabled=not args.quiet)
+        bar.start("Scanning")
+        scan = scan_folder(source, progress=bar, min_slices=1)
+        bar.finish(f"{scan.n_images} images in {len(scan.studies)} studies")
+        if scan.unreadable:
+            print(
+                f"note: {len(scan.unreadable)} file(s) could not be read and were skipped", file=err
+            )
+        outcomes = _chosen_series(scan.studies, args.all_series)
+        todo = [o for o in outcomes if o.entry is not None]
+        for number, outcome in enumerate(todo, start=1):
+            assert outcome.entry is not None
+            label = f"[{number}/{len(todo)}] {outcome.entry.description}"
+            bar.start(label)
+            try:
+                _analyse_one(outcome, args=args, backend=backend, model=model, db=db, bar=bar)
+            except MsccError as error:
+                outcome.error = error.message
+            except Exception as error:  # one series' fault must not stop the whole triage
+                logger.exception("analysis of series %d failed", number)
+                outcome.error = f"internal error ({type(error).__name__}); see the log"
+            bar.finish(f"{label}: {_summary_line(outcome)}")
+        print(format_worklist(outcomes), end="")
+        # Issue 7 adds per-series PDF reports here (--pdf), next to the JSON output.
+        if args.json:
+            write_json(Path(args.json), outcomes, scan_root=scan.root)
+        return _exit_code(outcomes)
+    finally:
+        if db is not None:
+            db.close()

@@ -1,0 +1,276 @@
+"""``mscc-desktop report``: the PDF summary, key-image PNGs or DICOM outputs of an analysed series.
+
+Uses the latest complete analysis stored for the series (run ``mscc-desktop analyze`` first)
+with the reader's review, and writes into ``--out``, never into the source folder. Also holds
+the ``analyze --pdf`` hook (:func:`add_pdf_option`, :func:`pdf_after_analysis`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mscc_desktop.cli import EXIT_NOTHING, EXIT_OK
+from mscc_desktop.core.errors import ExportError
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from mscc_desktop.core.dicom import ScanResult, SeriesEntry
+    from mscc_desktop.core.findings import AnalysisResult
+    from mscc_desktop.core.volume import Volume
+
+EPILOG = """\
+examples:
+  mscc-desktop report /media/cd/DICOM --out ~/reports                 PDF summary (A4)
+  mscc-desktop report /media/cd/DICOM --out ~/reports --png --dicom   key images and DICOM
+  mscc-desktop report 1.2.840.113619.2.55.3 --out ~/reports --pdf --deidentify --paper letter
+
+exit codes: 0 written, 1 error, 2 nothing to report (no series, or not analysed yet).
+Written files are listed on stdout; their names hold the patient's name unless --deidentify.
+"""
+
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)+$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument(
+        "series",
+        metavar="SERIES_OR_FOLDER",
+        help="DICOM folder or file of the series, or its Series Instance UID (from the store)",
+    )
+    parser.add_argument("--out", metavar="DIR", required=True, help="export folder")
+    parser.add_argument("--pdf", action="store_true", help="PDF summary (default)")
+    parser.add_argument("--png", action="store_true", help="key images as PNG files")
+    parser.add_argument(
+        "--dicom",
+        action="store_true",
+        help="Secondary Capture key images, Key Object Selection and Comprehensive SR",
+    )
+    parser.add_argument(
+        "--deidentify",
+        action="store_true",
+        help="remove patient identity (DICOM PS3.15 Basic profile; pseudonym, no dates)",
+    )
+    parser.add_argument("--paper", choices=("a4", "letter"), default="a4", help="PDF paper size")
+    parser.add_argument(
+        "--window",
+        choices=("bone", "abdomen", "spine"),
+        default="spine",
+        help="window of the single full-size PNG key images (default: spine)",
+    )
+    parser.add_argument("--series-uid", metavar="UID", help="pick this series in the folder")
+    parser.add_argument("--db", metavar="FILE", help="results store (default: user data folder)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def _store(path: str | None) -> Database:
+    from mscc_desktop import storage
+
+    file = Path(path) if path else storage.default_store_path()
+    if not file.is_file():
+        raise ExportError(
+            f"There is no results store at {file}: nothing has been analysed yet. Run "
+            "'mscc-desktop analyze' on the folder first."
+        )
+    return storage.open_store(file)
+
+
+def _stored_folders(db: Database, uid: str) -> list[Path]:
+    from mscc_desktop import storage
+
+    folders: list[Path] = []
+    for study in storage.list_studies(db):
+        for record in storage.series_for_study(db, study.study_id):
+            if record.series_instance_uid == uid and record.source_path not in folders:
+                folders.append(record.source_path)
+    return folders
+
+
+def _choose(scan: ScanResult, uid: str | None) -> SeriesEntry:
+    from mscc_desktop.core.dicom import pick_series
+
+    candidates = [e for e in scan.series if e.analysable]
+    if uid:
+        candidates = [e for e in candidates if e.info.series_instance_uid == uid]
+    if not candidates:
+        what = f"series {uid}" if uid else "analysable axial CT series"
+        raise LookupError(f"No {what} was found under {scan.root}.")
+    if len(candidates) == 1:
+        return candidates[0]
+    chosen = pick_series(candidates).chosen
+    if chosen is None:  # pragma: no cover - candidates are analysable
+        raise LookupError(f"No analysable series under {scan.root}.")
+    print(
+        f"note: {len(candidates)} series found; reporting '{chosen.description}' "
+        "(choose another with --series-uid)",
+        file=sys.stderr,
+    )
+    return chosen
+
+
+def _locate(db: Database, args: argparse.Namespace) -> tuple[SeriesEntry, Path]:
+    from mscc_desktop.core.dicom import scan_folder
+
+    given = Path(args.series).expanduser()
+    uid = args.series_uid
+    roots = [given]
+    if not given.exists():
+        if not _UID.match(args.series):
+            raise LookupError(f"{args.series} is neither a folder nor a file nor a series UID.")
+        uid = args.series
+        roots = [p for p in _stored_folders(db, uid) if p.exists()]
+        if not roots:
+            raise LookupError(
+                f"Series {uid} is not in the results store, or its folder is gone. Give the "
+                "DICOM folder instead."
+            )
+    for root in roots:
+        scan = scan_folder(root, min_slices=1)
+        try:
+            return _choose(scan, uid), root
+        except LookupError:
+            if root is roots[-1]:
+                raise
+    raise LookupError("No series found.")  # pragma: no cover
+
+
+def run(args: argparse.Namespace) -> int:
+    from mscc_desktop import storage
+    from mscc_desktop.core.dicom import load_series
+    from mscc_desktop.core.windows import WindowPreset
+    from mscc_desktop.reporting import (
+        ExportKind,
+        ExportOptions,
+        Paper,
+        export_all,
+        load_report_inputs,
+        record_export,
+    )
+
+    kinds = {k for k, on in ((ExportKind.PNG, args.png), (ExportKind.DICOM, args.dicom)) if on}
+    if args.pdf or not kinds:
+        kinds.add(ExportKind.PDF)
+    db = _store(args.db)
+    try:
+        try:
+            entry, root = _locate(db, args)
+        except LookupError as error:
+            print(f"mscc-desktop report: {error}", file=sys.stderr)
+            return EXIT_NOTHING
+        volume = load_series(entry)
+        record = storage.register_volume(db, volume, part=entry.split_note)
+        try:
+            inputs = load_report_inputs(db, volume, series_id=record.id)
+        except ExportError as error:
+            print(f"mscc-desktop report: {error.message}", file=sys.stderr)
+            return EXIT_NOTHING
+        if inputs.stale:
+            print(
+                "warning: the source files changed after the analysis; the report says so. "
+                "Run 'mscc-desktop analyze' again for current results.",
+                file=sys.stderr,
+            )
+        options = ExportOptions(
+            kinds=frozenset(kinds),
+            deidentify=args.deidentify,
+            paper=Paper(args.paper),
+            single_window=WindowPreset(args.window),
+        )
+        progress = None if args.quiet else _StderrProgress()
+        results = export_all(inputs, args.out, options, protected=[root], progress=progress)
+        if progress is not None:
+            progress.done()
+        for result in results:
+            record_export(db, inputs, result)
+            print(result.path)
+        return EXIT_OK
+    finally:
+        db.close()
+
+
+class _StderrProgress:
+    """Coarse progress on stderr: one line per new step (no terminal control codes)."""
+
+    def __init__(self) -> None:
+        self._last = ""
+
+    def __call__(self, fraction: float, text: str, /) -> None:
+        if text != self._last and sys.stderr.isatty():
+            sys.stderr.write(f"\r{int(fraction * 100):3d}% {text[:60]:60s}")
+            sys.stderr.flush()
+        self._last = text
+
+    def done(self) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r" + " " * 66 + "\r")
+
+
+# ---------------------------------------------------------------- the analyze --pdf hook
+def add_pdf_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--pdf DIR``, ``--paper`` and ``--deidentify`` to the ``analyze`` parser."""
+    parser.add_argument(
+        "--pdf",
+        metavar="DIR",
+        help="also write the PDF summary of every analysed series into DIR",
+    )
+    parser.add_argument("--paper", choices=("a4", "letter"), default="a4", help="PDF paper size")
+    parser.add_argument(
+        "--deidentify", action="store_true", help="de-identify the PDF summaries (PS3.15 Basic)"
+    )
+
+
+def pdf_after_analysis(
+    args: argparse.Namespace,
+    volume: Volume,
+    result: AnalysisResult,
+    *,
+    db: Database | None = None,
+    analysis_id: int | None = None,
+    scan_root: Path | None = None,
+) -> Path | None:
+    """The ``analyze --pdf`` step for one analysed series; the PDF path, or ``None``.
+
+    Call it right after the analysis is stored. Refused or failed analyses have nothing to
+    report (``None``). With the store it uses the stored analysis (and any review); with
+    ``--no-db`` the result in memory. ``scan_root`` (the analysed folder) is refused as a
+    target like the series' own folders.
+
+    Raises
+    ------
+    ExportError
+        ``--pdf`` points into the source folder or cannot be written.
+    """
+    from mscc_desktop.core.findings import AnalysisStatus
+    from mscc_desktop.reporting import (
+        Paper,
+        export_pdf,
+        load_report_inputs,
+        record_export,
+        report_inputs,
+    )
+
+    if not getattr(args, "pdf", None) or result.status is not AnalysisStatus.COMPLETE:
+        return None
+    if db is not None and analysis_id is not None:
+        inputs = load_report_inputs(db, volume, analysis_id=analysis_id)
+    else:
+        inputs = report_inputs(volume, result)
+    written = export_pdf(
+        inputs,
+        args.pdf,
+        deidentify=bool(getattr(args, "deidentify", False)),
+        paper=Paper(getattr(args, "paper", "a4")),
+        protected=[scan_root] if scan_root is not None else (),
+    )
+    if db is not None:
+        record_export(db, inputs, written)
+    return written.path
+
+
+__all__ = ["add_arguments", "add_pdf_option", "pdf_after_analysis", "run"]

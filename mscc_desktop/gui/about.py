@@ -1,0 +1,53 @@
+"""The About box: version, model card summary and the intended-use statement."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6 import QtCore, QtWidgets
+
+from mscc_desktop import __version__
+from mscc_desktop.gui.services import ModelInfo
+
+INTENDED_USE = (
+    "NOT FOR CLINICAL USE. The shipped model was trained on synthetic CT phantoms only; it has "
+    "not been validated on patients. Results are research output for testing the workstation "
+    "and must not guide diagnosis or treatment."
+)
+METHOD = (
+    "Method after Hallinan et al., Front. Oncol. 2023: each axial slice in three CT windows "
+    "(Bone 1500/300, Abdomen 400/50, Spine 200/100), spinal-canal detection, then Bilsky "
+    "grading (normal / low grade 1a–1b / high grade 1c–3) with average fusion of the windows."
+)
+
+
+def about_html(model: ModelInfo | None) -> str:
+    """The About text (rich text), with whatever is known about the model."""
+    parts = [f"<h3>mscc-desktop {html.escape(__version__)}</h3>"]
+    parts.append(
+        "<p>Reading workstation that flags metastatic spinal cord compression on staging CT.</p>"
+    )
+    parts.append(f"<p style='color:#FF9E7A'><b>{html.escape(INTENDED_USE)}</b></p>")
+    if model is None:
+        parts.append("<p>Model: not loaded yet (it loads in the background at start-up).</p>")
+    else:
+        parts.append(
+            "<p><b>Model</b> "
+            f"{html.escape(model.model_id)} {html.escape(model.model_version)}<br>"
+            f"sha256 {html.escape(model.model_sha256[:16])}…<br>"
+            f"Runs on {html.escape(model.runtime)} · {html.escape(model.device)}<br>"
+            f"High-grade threshold {model.thresholds.high:.2f}</p>"
+        )
+        if model.card_summary:
+            parts.append(f"<p><b>Model card</b><br>{html.escape(model.card_summary)}</p>")
+    parts.append(f"<p>{html.escape(METHOD)}</p>")
+    return "".join(parts)
+
+
+def show_about(parent: QtWidgets.QWidget, model: ModelInfo | None) -> None:
+    box = QtWidgets.QMessageBox(parent)
+    box.setWindowTitle("About mscc-desktop")
+    box.setTextFormat(QtCore.Qt.TextFormat.RichText)
+    box.setText(about_html(model))
+    box.setIcon(QtWidgets.QMessageBox.Icon.Information)
+    box.exec()

@@ -1,0 +1,389 @@
+"""What happens when the reader opens, analyses and reviews a study (no widgets here).
+
+The controller owns the store connection (GUI thread only), the two task runners and the
+current study; it drives :class:`ViewerState` and tells the window what to show through
+signals. Flow: open → scan (I/O pool) → choose series → load + fingerprint (I/O pool) →
+register in the store → show stored results of this model at once, or Analyze (inference
+pool) → save → show. Reviews and key images are written straight to the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore
+from sqlite_utils import Database
+
+from mscc_desktop import storage
+from mscc_desktop.core.dicom.classify import SeriesEntry, SeriesPick, pick_series
+from mscc_desktop.core.dicom.scan import ScanResult
+from mscc_desktop.core.errors import MsccError, NothingToLoadError, StoreError
+from mscc_desktop.core.findings import AnalysisResult, AnalysisStatus, ModelProvenance
+from mscc_desktop.core.tasks import CancelToken, ProgressFn
+from mscc_desktop.gui.review_editor import ReviewDraft
+from mscc_desktop.gui.services import LoadedSeries, ModelInfo, Services
+from mscc_desktop.gui.settings import UiSettings
+from mscc_desktop.gui.state import ViewerState
+from mscc_desktop.gui.workers import TaskRunner, inference_pool, io_pool
+
+logger = logging.getLogger(__name__)
+
+SeriesChooserFn = Callable[[ScanResult, SeriesPick], SeriesEntry | None]
+
+
+def provenance_of(info: ModelInfo) -> ModelProvenance:
+    return ModelProvenance(
+        model_id=info.model_id,
+        model_version=info.model_version,
+        model_sha256=info.model_sha256,
+        backend=info.runtime,
+        device=info.device,
+        synthetic_only=info.synthetic_only,
+    )
+
+
+class ReadingController(QtCore.QObject):
+    """Opens studies, runs analyses and saves reviews for one main window."""
+
+    status = QtCore.Signal(str)  # short status-bar message (no patient data)
+    error = QtCore.Signal(str, object)  # title, exception
+    model_ready = QtCore.Signal(object)  # ModelInfo
+    model_failed = QtCore.Signal(str)
+    studies_changed = QtCore.Signal()
+    reviews_changed = QtCore.Signal(object, bool)  # {lesion number: Review}, editable
+    provenance_changed = QtCore.Signal(object, str)  # ModelProvenance | None, when
+    can_analyse_changed = QtCore.Signal(bool)
+    series_opened = QtCore.Signal()
+
+    def __init__(
+        self,
+        state: ViewerState,
+        services: Services,
+        db: Database | None,
+        settings: UiSettings,
+        parent: QtCore.QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.services = services
+        self.db = db
+        self.settings = settings
+        self.io_pool = io_pool()
+        self.inference_pool = inference_pool()
+        self.loader = TaskRunner(self.io_pool, self)
+        self.analysis = TaskRunner(self.inference_pool, self)
+        self.model_loader = TaskRunner(self.inference_pool, self)
+        self.choose_series: SeriesChooserFn = lambda scan, pick: pick.chosen
+        self.loaded: LoadedSeries | None = None
+        self.series: storage.SeriesRecord | None = None
+        self.analysis_id: int | None = None  # the stored analysis whose findings are shown
+        self._pending_analysis_id: int | None = None
+        self._pending_series: storage.SeriesRecord | None = None  # what the running analysis is of
+        self._pending_volume: object = None
+        self.model_info: ModelInfo | None = None
+
+        self.loader.succeeded.connect(self._on_loader_result)
+        self.loader.failed.connect(lambda e: self.error.emit("Could not open the study", e))
+        self.loader.cancelled.connect(lambda: self.status.emit("Opening cancelled"))
+        self.analysis.succeeded.connect(self._on_analysis_succeeded)
+        self.analysis.failed.connect(self._on_analysis_failed)
+        self.analysis.cancelled.connect(self._on_analysis_cancelled)
+        self.analysis.busy_changed.connect(lambda _busy: self._emit_can_analyse())
+        self.model_loader.succeeded.connect(self._on_model_ready)
+        self.model_loader.failed.connect(self._on_model_failed)
+
+    # ---- user name --------------------------------------------------------------------
+    @property
+    def user(self) -> str:
+        return self.settings.user_name
+
+    def apply_settings(self, settings: UiSettings) -> None:
+        backend_changed = settings.backend != self.settings.backend
+        self.settings = settings
+        if backend_changed:
+            self.model_info = None
+            self.prepare_model()
+
+    # ---- model --------------------------------------------------------------------------
+    def prepare_model(self) -> None:
+        """Load the model and start its backend on the inference thread (heavy imports there)."""
+        analyser = self.services.analyser(self.settings.backend)
+        self.model_loader.submit(analyser.prepare)
+
+    def _on_model_ready(self, info: ModelInfo) -> None:
+        self.model_info = info
+        self.model_ready.emit(info)
+        self._emit_can_analyse()
+        if self.loaded is not None and self.state.findings is None:
+            self._show_stored()
+
+    def _on_model_failed(self, error: object) -> None:
+        message = error.message if isinstance(error, MsccError) else str(error)
+        self.model_failed.emit(message)
+        self._emit_can_analyse()
+
+    # ---- opening ------------------------------------------------------------------------
+    def open_path(self, path: str | Path) -> None:
+        folder = Path(path)
+        self.status.emit("Scanning the folder…")
+        if self.db is not None and folder.exists():
+            self._store(storage.add_recent_folder, folder)
+        self.loader.submit(functools.partial(self.services.scan, folder))
+
+    def open_demo(self) -> None:
+        self.status.emit("Preparing the demo study…")
+        services = self.services
+
+        def demo_then_scan(*, progress: ProgressFn, cancel: CancelToken) -> ScanResult:
+            folder = services.demo_study(progress=progress, cancel=cancel)
+            return services.scan(folder, progress=progress, cancel=cancel)
+
+        self.loader.submit(demo_then_scan)
+
+    def load_entry(self, entry: SeriesEntry) -> None:
+        self.status.emit("Loading the series…")
+        self.loader.submit(functools.partial(self.services.load, entry))
+
+    def _on_loader_result(self, result: object) -> None:
+        if isinstance(result, ScanResult):
+            self._on_scanned(result)
+        elif isinstance(result, LoadedSeries):
+            self._on_loaded(result)
+
+    def _on_scanned(self, scan: ScanResult) -> None:
+        self.studies_changed.emit()  # recent folders changed
+        series = scan.series
+        if not series:
+            skipped = f" ({len(scan.skipped)} file(s) skipped)" if scan.skipped else ""
+            self.error.emit(
+                "Nothing to open",
+                NothingToLoadError(f"{scan.root}: no DICOM image series found{skipped}."),
+            )
+            return
+        pick = pick_series(series)
+        entry = series[0] if len(series) == 1 else self.choose_series(scan, pick)
+        if entry is not None:
+            self.load_entry(entry)
+        else:
+            self.status.emit("No series chosen")
+
+    def _on_loaded(self, loaded: LoadedSeries) -> None:
+        self.analysis.cancel()  # results of the previous series must not land on this one
+        self.loaded = loaded
+        self.analysis_id = None
+        self.state.set_volume(loaded.volume)
+        self.series = None
+        if self.db is not None:
+            self.series = self._store(
+                storage.upsert_series,
+                loaded.volume.info,
+                source_path=loaded.source_path,
+                fingerprint=loaded.fingerprint,
+                n_files=loaded.n_files,
+                part=loaded.part,
+                user=self.user,
+            )
+        if self.series is not None:
+            marks = self._store(storage.key_images, self.series.id) or []
+            self.state.set_key_images(k.slice_index for k in marks)
+        self.provenance_changed.emit(None, "")
+        self.reviews_changed.emit({}, False)
+        self._show_stored()
+        self.studies_changed.emit()
+        self._emit_can_analyse()
+        self.series_opened.emit()
+        self.status.emit(f"Opened {loaded.volume.n_slices} slices")
+
+    def _show_stored(self) -> None:
+        """Show the newest stored analysis of this series by the current model, if any."""
+        if self.db is None or self.series is None or self.model_info is None:
+            return
+        stored = self._store(
+            storage.load_latest_analysis,
+            self.series.id,
+            model_id=self.model_info.model_id,
+            model_sha256=self.model_info.model_sha256,
+        )
+        if stored is None:
+            return
+        self._show_result(stored.result, stored.id, stored.notices)
+        self.status.emit("Showing the stored analysis of this series (same model)")
+
+    # ---- analysis -----------------------------------------------------------------------
+    @property
+    def can_analyse(self) -> bool:
+        return self.loaded is not None and not self.analysis.busy
+
+    def _emit_can_analyse(self) -> None:
+        self.can_analyse_changed.emit(self.can_analyse)
+
+    def analyse(self) -> None:
+        if not self.can_analyse or self.loaded is None:
+            return
+        analyser = self.services.analyser(self.settings.backend)
+        info = analyser.info
+        self._pending_analysis_id = None
+        self._pending_series, self._pending_volume = self.series, self.loaded.volume
+        if info is not None and self.series is not None and self.db is not None:
+            thresholds = dataclasses.replace(
+                info.thresholds, high=self.settings.high_grade_threshold
+            )
+            self._pending_analysis_id = self._store(
+                storage.begin_analysis,
+                self.series,
+                provenance=provenance_of(info),
+                thresholds=thresholds,
+                user=self.user,
+            )
+        self.status.emit("Analysing…")
+        self.analysis.submit(
+            functools.partial(
+                analyser.analyse,
+                self.loaded.volume,
+                high_threshold=self.settings.high_grade_threshold,
+            )
+        )
+
+    def cancel_analysis(self) -> None:
+        self.analysis.cancel()
+
+    def _on_analysis_succeeded(self, result: AnalysisResult) -> None:
+        analysis_id = None
+        if self.db is not None and self._pending_series is not None:
+            # Stored for the series it analysed, even if the reader has opened another since.
+            analysis_id = self._store(
+                storage.save_analysis,
+                self._pending_series,
+                result,
+                analysis_id=self._pending_analysis_id,
+                user=self.user,
+            )
+        self._pending_analysis_id = None
+        self.studies_changed.emit()
+        if self.loaded is None or self.loaded.volume is not self._pending_volume:
+            return  # the reader moved on: do not show it over another series
+        self._show_result(result, analysis_id, result.notices)
+        if result.status is AnalysisStatus.REFUSED:
+            reasons = "; ".join(n.message for n in result.notices if n.severity.value == "error")
+            self.error.emit(
+                "Analysis refused", MsccError(reasons or "The series cannot be analysed.")
+            )
+        else:
+            self.status.emit(f"Analysis done in {result.duration_s:.1f} s")
+
+    def _end_pending(self, status: AnalysisStatus, error: str = "") -> None:
+        if self._pending_analysis_id is not None and self.db is not None:
+            self._store(
+                storage.end_analysis, self._pending_analysis_id, status, error=error, user=self.user
+            )
+        self._pending_analysis_id = None
+        self.studies_changed.emit()
+
+    def _on_analysis_failed(self, error: object) -> None:
+        self._end_pending(AnalysisStatus.FAILED, type(error).__name__)
+        self.error.emit("Analysis failed", error)
+
+    def _on_analysis_cancelled(self) -> None:
+        self._end_pending(AnalysisStatus.CANCELLED)
+        self.status.emit("Analysis cancelled")
+
+    def _show_result(self, result: AnalysisResult, analysis_id: int | None, notices: Any) -> None:
+        self.analysis_id = analysis_id
+        self.state.set_findings(result.findings, thresholds=result.thresholds, notices=notices)
+        when = result.finished_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        self.provenance_changed.emit(result.provenance, when)
+        reviews: dict[int, storage.Review] = {}
+        if self.db is not None and analysis_id is not None:
+            reviews = self._store(storage.load_reviews, analysis_id) or {}
+        self.reviews_changed.emit(reviews, analysis_id is not None)
+
+    # ---- review -------------------------------------------------------------------------
+    def save_review(self, draft: ReviewDraft) -> str | None:
+        """Store a review; returns an error text for the editor, or None when saved."""
+        if self.db is None or self.analysis_id is None:
+            return "Reviews need a stored analysis (the results store is not available)."
+        try:
+            storage.save_review(
+                self.db,
+                self.analysis_id,
+                draft.lesion_number,
+                decision=draft.decision,
+                regraded_group=draft.regraded_group,
+                vertebral_level=draft.vertebral_level,
+                comment=draft.comment,
+                user=self.user,
+            )
+        except ValueError as error:
+            return str(error)
+        except StoreError as error:
+            self.error.emit("Could not save the review", error)
+            return error.message
+        self.reviews_changed.emit(self._store(storage.load_reviews, self.analysis_id) or {}, True)
+        self.studies_changed.emit()
+        self.status.emit(f"Review of finding {draft.lesion_number} saved")
+        return None
+
+    def sign_off(self) -> None:
+        """Record that the reader finished this study (the study browser shows it reviewed)."""
+        if self.db is None or self.series is None:
+            return
+        self._store(
+            storage.set_study_review_status,
+            self.series.study_id,
+            storage.ReviewStatus.REVIEWED,
+            user=self.user,
+        )
+        self.studies_changed.emit()
+        self.status.emit("Study marked as reviewed")
+
+    def toggle_key_image(self) -> None:
+        volume = self.state.volume
+        if volume is None:
+            return
+        index = self.state.slice_index
+        marked = self.state.toggle_key_image(index)
+        if self.db is not None and self.series is not None:
+            self._store(
+                storage.set_key_image,
+                self.series.id,
+                index,
+                sop_instance_uid=volume.sop_instance_uids[index],
+                marked=marked,
+                user=self.user,
+            )
+            self.studies_changed.emit()
+        self.status.emit(f"Slice {index + 1} {'marked as' if marked else 'no longer'} a key image")
+
+    # ---- store helpers ------------------------------------------------------------------
+    def _store(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a store function on the GUI thread; a store failure is shown, not raised."""
+        if self.db is None:
+            return None
+        try:
+            return function(self.db, *args, **kwargs)
+        except StoreError as error:
+            self.error.emit("Results store problem", error)
+            return None
+
+    def studies(self) -> list[storage.StudyListEntry]:
+        return self._store(storage.list_studies) or []
+
+    def recent_folders(self) -> list[Path]:
+        return self._store(storage.recent_folders, limit=10) or []
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Cancel background work, wait for it, close the store."""
+        for runner in (self.loader, self.analysis, self.model_loader):
+            runner.cancel_all()
+        self.io_pool.waitForDone(timeout_ms)
+        self.inference_pool.waitForDone(timeout_ms)
+        if self._pending_analysis_id is not None:
+            self._end_pending(AnalysisStatus.CANCELLED)
+        if self.db is not None:
+            self.db.close()
+            self.db = None

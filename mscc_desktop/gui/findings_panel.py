@@ -1,0 +1,243 @@
+"""The findings panel: the study's answer, its lesions (high grade first), review and notices.
+
+A click (or arrow-key move) on a finding jumps the viewer to that finding's key slice.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from mscc_desktop.core.findings import Lesion, ModelProvenance, StudyFindings
+from mscc_desktop.core.grades import GROUP_ORDER, GradeGroup
+from mscc_desktop.core.notices import Notice, Severity
+from mscc_desktop.gui import theme
+from mscc_desktop.gui.review_editor import ReviewEditor, decision_text
+from mscc_desktop.gui.state import ViewerState
+from mscc_desktop.storage.records import Review
+
+_RANK = {group: rank for rank, group in enumerate(GROUP_ORDER)}
+COLUMNS = ("#", "Grade", "Slices", "z (mm)", "Peak P", "Review", "Level")
+_SHORT_GROUP = {GradeGroup.NORMAL: "Normal", GradeGroup.LOW: "Low", GradeGroup.HIGH: "High"}
+NOT_VERIFIED = "AI result, not verified by a radiologist"
+
+
+def ordered_lesions(findings: StudyFindings) -> list[Lesion]:
+    """High-grade lesions first, then low grade; head to feet within a group."""
+    return sorted(findings.lesions, key=lambda les: (-_RANK[les.group], les.number))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _swatch(colour: str) -> QtGui.QIcon:
+    pixmap = QtGui.QPixmap(12, 12)
+    pixmap.fill(QtGui.QColor(colour))
+    return QtGui.QIcon(pixmap)
+
+
+class FindingsPanel(QtWidgets.QWidget):
+    """Headline, lesion table, review editor and notices of the shown analysis.
+
+    ``review_submitted(ReviewDraft)`` is emitted when the reader saves a review; the main
+    window stores it and calls :meth:`set_reviews` with what the store now holds.
+    """
+
+    review_submitted = QtCore.Signal(object)
+
+    def __init__(self, state: ViewerState, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._reviews: dict[int, Review] = {}
+        self._editable = False
+        self._lesions: list[Lesion] = []
+
+        self.headline = QtWidgets.QLabel("No analysis")
+        self.headline.setObjectName("headline")
+        self.headline.setWordWrap(True)
+        self.summary = QtWidgets.QLabel("")
+        self.summary.setWordWrap(True)
+        self.table = QtWidgets.QTreeWidget()
+        self.table.setColumnCount(len(COLUMNS))
+        self.table.setHeaderLabels(list(COLUMNS))
+        self.table.setRootIsDecorated(False)
+        self.table.setUniformRowHeights(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.setAllColumnsShowFocus(True)
+        self.table.setMinimumHeight(110)
+        header = self.table.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemClicked.connect(self._on_item_activated)
+        self.table.currentItemChanged.connect(self._on_current_changed)
+        self.editor = ReviewEditor(self)
+        self.editor.submitted.connect(self.review_submitted)
+        self.notices = QtWidgets.QLabel("")
+        self.notices.setWordWrap(True)
+        self.notices.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.provenance = QtWidgets.QLabel("")
+        self.provenance.setWordWrap(True)
+        self.provenance.setStyleSheet("QLabel { color: #9A9A9A; }")
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.headline)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.editor)
+        layout.addWidget(self.notices)
+        layout.addStretch(0)
+        layout.addWidget(self.provenance)
+
+        state.findings_changed.connect(self._rebuild)
+        state.notices_changed.connect(self._show_notices)
+        self._rebuild()
+        self._show_notices()
+
+    # ---- inputs from the main window ----------------------------------------------------
+    def set_reviews(self, reviews: Mapping[int, Review], editable: bool) -> None:
+        """Show the stored reviews; ``editable`` is False when no stored analysis backs them."""
+        self._reviews = dict(reviews)
+        self._editable = editable
+        self._fill_review_columns()
+        self._update_headline()
+        current = self.selected_lesion()
+        self.editor.set_lesion(
+            current,
+            None if current is None else self._reviews.get(current.number),
+            editable=editable,
+        )
+
+    def set_provenance(self, provenance: ModelProvenance | None, when: str = "") -> None:
+        if provenance is None:
+            self.provenance.setText("")
+            return
+        lines = [
+            f"Model {provenance.model_id} {provenance.model_version} · {provenance.backend_text}"
+        ]
+        if when:
+            lines.append(f"Analysed {when}")
+        if provenance.synthetic_only:
+            lines.append("Not for clinical use: trained on synthetic phantoms only.")
+        self.provenance.setText("\n".join(lines))
+
+    def selected_lesion(self) -> Lesion | None:
+        item = self.table.currentItem()
+        if item is None:
+            return None
+        number = item.data(0, QtCore.Qt.ItemDataRole.UserRole)
+        return next((les for les in self._lesions if les.number == number), None)
+
+    def row_of_lesion(self, number: int) -> QtWidgets.QTreeWidgetItem | None:
+        for row in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(row)
+            if item is not None and item.data(0, QtCore.Qt.ItemDataRole.UserRole) == number:
+                return item
+        return None
+
+    # ---- building -----------------------------------------------------------------------
+    def _rebuild(self) -> None:
+        self.table.blockSignals(True)
+        self.table.clear()
+        findings = self.state.findings
+        self._lesions = [] if findings is None else ordered_lesions(findings)
+        for lesion in self._lesions:
+            item = QtWidgets.QTreeWidgetItem(
+                [
+                    str(lesion.number),
+                    _SHORT_GROUP[lesion.group],
+                    lesion.slice_range_text.removeprefix("slices ").removeprefix("slice "),
+                    f"{lesion.z_to_mm:+.0f}…{lesion.z_from_mm:+.0f}",
+                    f"{lesion.peak_probability:.2f}",
+                    "",
+                    "",
+                ]
+            )
+            item.setData(0, QtCore.Qt.ItemDataRole.UserRole, lesion.number)
+            item.setIcon(1, _swatch(theme.group_colour(lesion.group)))
+            item.setToolTip(
+                2,
+                f"{lesion.n_abnormal_slices} abnormal slices; key slice {lesion.key_slice + 1}",
+            )
+            item.setToolTip(3, lesion.z_range_text)
+            if lesion.group is GradeGroup.HIGH:
+                font = item.font(1)
+                font.setBold(True)
+                item.setFont(1, font)
+            self.table.addTopLevelItem(item)
+        self.table.blockSignals(False)
+        self._reviews = {}
+        self._fill_review_columns()
+        self._update_headline()
+        self.editor.set_lesion(None, None, editable=False)
+
+    def _fill_review_columns(self) -> None:
+        for row in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(row)
+            if item is None:
+                continue
+            review = self._reviews.get(int(item.data(0, QtCore.Qt.ItemDataRole.UserRole)))
+            item.setText(5, decision_text(review))
+            item.setText(6, "" if review is None else review.vertebral_level)
+
+    def _update_headline(self) -> None:
+        findings = self.state.findings
+        if findings is None:
+            self.headline.setText("No analysis")
+            self.headline.setStyleSheet("QLabel { font-size: 15px; color: #9A9A9A; }")
+            self.summary.setText("Analyze (Ctrl+R) runs the model on this series.")
+            return
+        colour = theme.group_colour(findings.max_group)
+        self.headline.setText(findings.headline)
+        self.headline.setStyleSheet(
+            f"QLabel {{ font-size: 16px; font-weight: 700; color: {colour}; }}"
+        )
+        parts = [
+            _count(len(findings.lesions), "finding"),
+            _count(findings.n_high_slices, "high-grade slice"),
+            f"{findings.n_low_slices} low-grade",
+        ]
+        if findings.n_canal_not_found:
+            parts.append(f"canal not found on {findings.n_canal_not_found}")
+        reviewed = sum(
+            1 for les in findings.lesions if (r := self._reviews.get(les.number)) and r.decision
+        )
+        if findings.lesions and reviewed == len(findings.lesions):
+            status = "All findings reviewed"
+        elif reviewed:
+            status = f"{reviewed} of {len(findings.lesions)} findings reviewed"
+        else:
+            status = NOT_VERIFIED
+        self.summary.setText(" · ".join(parts) + "\n" + status)
+
+    def _show_notices(self) -> None:
+        notices: tuple[Notice, ...] = self.state.notices
+        if not notices:
+            self.notices.setText("")
+            return
+        colours = {Severity.ERROR: "#FF7A5C", Severity.WARNING: theme.WARNING_COLOUR}
+        symbols = {Severity.ERROR: "⛔", Severity.WARNING: "⚠"}
+        lines = [
+            f"<span style='color:{colours.get(n.severity, '#9A9A9A')}'>"
+            f"{symbols.get(n.severity, 'ℹ')}</span> {html.escape(n.message)}"
+            for n in notices
+        ]
+        self.notices.setText("<b>Input checks</b><br>" + "<br>".join(lines))
+
+    # ---- interaction --------------------------------------------------------------------
+    def _on_item_activated(self, item: QtWidgets.QTreeWidgetItem, _column: int = 0) -> None:
+        number = item.data(0, QtCore.Qt.ItemDataRole.UserRole)
+        lesion = next((les for les in self._lesions if les.number == number), None)
+        if lesion is None:
+            return
+        self.state.set_slice(lesion.key_slice)
+        self.editor.set_lesion(lesion, self._reviews.get(lesion.number), editable=self._editable)
+
+    def _on_current_changed(
+        self, current: QtWidgets.QTreeWidgetItem | None, _previous: object = None
+    ) -> None:
+        if current is not None:
+            self._on_item_activated(current)

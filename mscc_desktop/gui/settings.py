@@ -1,0 +1,137 @@
+"""Reader preferences (QSettings) and the Settings dialog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+from mscc_desktop.core.config import DEFAULT_HIGH_GRADE_THRESHOLD, AppConfig
+
+BACKEND_LABELS: dict[str, str] = {
+    "auto": "Automatic (fastest that works)",
+    "onnx-cuda": "ONNX Runtime · GPU (CUDA)",
+    "onnx-cpu": "ONNX Runtime · CPU",
+    "torch-cuda": "PyTorch · GPU (CUDA)",
+    "torch-cpu": "PyTorch · CPU",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class UiSettings:
+    """Preferences a reader sets once; stored in QSettings, applied to :class:`AppConfig`."""
+
+    user_name: str = ""
+    backend: str = "auto"
+    high_grade_threshold: float = DEFAULT_HIGH_GRADE_THRESHOLD
+    export_dir: str = ""
+    deidentify_exports: bool = False
+
+    def apply(self, config: AppConfig) -> AppConfig:
+        return config.with_changes(
+            user_name=self.user_name,
+            backend=self.backend,
+            high_grade_threshold=self.high_grade_threshold,
+            export_dir=Path(self.export_dir) if self.export_dir else None,
+            deidentify_exports=self.deidentify_exports,
+        )
+
+
+def _bool(value: object) -> bool:
+    # QSettings' INI backend gives strings back ("true"/"false").
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def load_settings(qsettings: QtCore.QSettings) -> UiSettings:
+    """Read preferences, falling back to defaults for missing or damaged values."""
+    default = UiSettings()
+    backend = str(qsettings.value("analysis/backend", default.backend))
+    try:
+        stored = qsettings.value("analysis/high_grade_threshold", default.high_grade_threshold)
+        threshold = float(str(stored))
+    except (TypeError, ValueError):
+        threshold = default.high_grade_threshold
+    if not 0.0 < threshold < 1.0:
+        threshold = default.high_grade_threshold
+    return UiSettings(
+        user_name=str(qsettings.value("reader/user_name", default.user_name)),
+        backend=backend if backend in BACKEND_LABELS else default.backend,
+        high_grade_threshold=threshold,
+        export_dir=str(qsettings.value("export/folder", default.export_dir)),
+        deidentify_exports=_bool(qsettings.value("export/deidentify", default.deidentify_exports)),
+    )
+
+
+def save_settings(qsettings: QtCore.QSettings, settings: UiSettings) -> None:
+    qsettings.setValue("reader/user_name", settings.user_name)
+    qsettings.setValue("analysis/backend", settings.backend)
+    qsettings.setValue("analysis/high_grade_threshold", settings.high_grade_threshold)
+    qsettings.setValue("export/folder", settings.export_dir)
+    qsettings.setValue("export/deidentify", settings.deidentify_exports)
+    qsettings.sync()
+
+
+class SettingsDialog(QtWidgets.QDialog):
+    """Edits :class:`UiSettings`; :meth:`settings` gives the result after ``exec()``."""
+
+    def __init__(self, settings: UiSettings, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.user_edit = QtWidgets.QLineEdit(settings.user_name)
+        self.user_edit.setPlaceholderText("your name, recorded with every review")
+        self.backend_combo = QtWidgets.QComboBox()
+        for key, label in BACKEND_LABELS.items():
+            self.backend_combo.addItem(label, key)
+        self.backend_combo.setCurrentIndex(list(BACKEND_LABELS).index(settings.backend))
+        self.threshold_spin = QtWidgets.QDoubleSpinBox()
+        self.threshold_spin.setRange(0.05, 0.95)
+        self.threshold_spin.setSingleStep(0.05)
+        self.threshold_spin.setDecimals(2)
+        self.threshold_spin.setValue(settings.high_grade_threshold)
+        self.threshold_spin.setToolTip(
+            "A slice is high grade when P(high) reaches this value. Lower finds more, with "
+            "more false alarms. Applies to new analyses."
+        )
+        self.export_edit = QtWidgets.QLineEdit(settings.export_dir)
+        browse = QtWidgets.QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        export_row = QtWidgets.QHBoxLayout()
+        export_row.addWidget(self.export_edit, 1)
+        export_row.addWidget(browse)
+        self.deidentify_check = QtWidgets.QCheckBox("De-identify exports by default")
+        self.deidentify_check.setChecked(settings.deidentify_exports)
+
+        form = QtWidgets.QFormLayout()
+        form.addRow("Reader name", self.user_edit)
+        form.addRow("Inference backend", self.backend_combo)
+        form.addRow("High-grade threshold", self.threshold_spin)
+        form.addRow("Export folder", export_row)
+        form.addRow("", self.deidentify_check)
+        buttons = QtWidgets.QDialogButtonBox(
+            QtWidgets.QDialogButtonBox.StandardButton.Ok
+            | QtWidgets.QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def _browse(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self, "Default export folder", self.export_edit.text()
+        )
+        if folder:
+            self.export_edit.setText(folder)
+
+    def settings(self) -> UiSettings:
+        return UiSettings(
+            user_name=self.user_edit.text().strip(),
+            backend=str(self.backend_combo.currentData()),
+            high_grade_threshold=round(self.threshold_spin.value(), 2),
+            export_dir=self.export_edit.text().strip(),
+            deidentify_exports=self.deidentify_check.isChecked(),
+        )

@@ -1,0 +1,188 @@
+"""What the DICOM outputs share: source references, equipment, person names, de-identification.
+
+Outputs reference the source images by SOP Class and SOP Instance UID. The volume knows each
+slice's instance UID and file; the SOP Class is read from that file's header (read-only, only
+a few tags). When de-identified, every UID goes through the export identity's mapping, and
+:func:`finish_dataset` applies the profile's date rules and records that it was done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import UID, generate_uid
+
+from mscc_desktop import __version__
+from mscc_desktop.core.volume import Volume
+from mscc_desktop.reporting.deid import (
+    DEID_METHOD_CODE,
+    DEID_METHOD_TEXT,
+    DUMMY_DATE,
+    DUMMY_TIME,
+    ExportIdentity,
+)
+
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+ENHANCED_CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"
+MANUFACTURER = "mscc-desktop"
+MODEL_NAME = "mscc-desktop MSCC triage"
+SC_SERIES_NUMBER = 9901
+KO_SERIES_NUMBER = 9902
+SR_SERIES_NUMBER = 9903
+UID_PREFIX = "1.2.826.0.1.3680043.8.498."  # pydicom's root, as every generate_uid() call
+
+D = TypeVar("D", bound=Dataset)
+
+# Profile action Z (zero length allowed): left empty. Every other date/time gets a dummy (D).
+_EMPTY_WHEN_DEIDENTIFIED = {"StudyDate", "StudyTime", "PatientBirthDate", "PatientBirthTime"}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceImage:
+    """One source slice as outputs reference it (UIDs already mapped when de-identified)."""
+
+    slice_index: int
+    sop_class_uid: str
+    sop_instance_uid: str
+    frame_number: int | None  # 1-based frame of a multi-frame image, else None
+    rows: int
+    columns: int
+
+
+def source_sop_class(volume: Volume, index: int) -> tuple[str, bool]:
+    """SOP Class UID of slice ``index``'s file and whether that file is multi-frame.
+
+    Only the header is read. A file that cannot be read any more falls back to CT Image
+    Storage (the loader only accepts CT images).
+    """
+    path = volume.source_files[index]
+    try:
+        ds = dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID", "NumberOfFrames"])
+    except (OSError, InvalidDicomError, ValueError, EOFError):
+        return CT_IMAGE_STORAGE, volume.frame_indices[index] > 0
+    sop_class = str(getattr(ds, "SOPClassUID", "") or CT_IMAGE_STORAGE)
+    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    return sop_class, frames > 1 or sop_class == ENHANCED_CT_STORAGE
+
+
+def source_image(volume: Volume, index: int, identity: ExportIdentity) -> SourceImage:
+    """How the outputs reference slice ``index`` (stored size, mapped UIDs)."""
+    sop_class, multiframe = source_sop_class(volume, index)
+    rows, columns = int(volume.hu.shape[1]), int(volume.hu.shape[2])
+    if getattr(volume.extra.get("display_transform"), "transpose", False):
+        rows, columns = columns, rows
+    return SourceImage(
+        slice_index=index,
+        sop_class_uid=sop_class,
+        sop_instance_uid=identity.uid(volume.sop_instance_uids[index]),
+        frame_number=volume.frame_indices[index] + 1 if multiframe else None,
+        rows=rows,
+        columns=columns,
+    )
+
+
+def person_name(name: str) -> str:
+    """A reader name as a DICOM PN: a free-text login becomes the family-name component."""
+    cleaned = name.strip().replace("\\", " ")
+    if not cleaned:
+        return "Unknown^"
+    return cleaned if "^" in cleaned else f"{cleaned}^"
+
+
+def evidence_dataset(source: SourceImage, identity: ExportIdentity) -> Dataset:
+    """A minimal dataset standing for a source image: the identifiers highdicom copies
+    into evidence and into the patient and study modules of new documents."""
+    info = identity.info
+    ds = Dataset()
+    ds.SOPClassUID = source.sop_class_uid
+    ds.SOPInstanceUID = source.sop_instance_uid
+    ds.StudyInstanceUID = info.study_instance_uid
+    ds.SeriesInstanceUID = info.series_instance_uid
+    ds.PatientID = info.patient_id
+    ds.PatientName = person_name(info.patient_name) if info.patient_name else ""
+    ds.PatientBirthDate = info.patient_birth_date
+    ds.PatientSex = info.patient_sex if info.patient_sex in ("M", "F", "O") else ""
+    ds.AccessionNumber = info.accession_number
+    ds.StudyID = info.study_id
+    ds.StudyDate = info.study_date
+    ds.StudyTime = info.study_time
+    ds.ReferringPhysicianName = info.referring_physician
+    ds.Modality = info.modality or "CT"
+    ds.Rows = source.rows  # an image, so a KOS references it as IMAGE, not COMPOSITE
+    ds.Columns = source.columns
+    return ds
+
+
+def new_uid() -> str:
+    return str(generate_uid(prefix=UID_PREFIX))
+
+
+def _dated_elements(ds: Dataset) -> None:
+    for element in list(ds):
+        if element.VR == "SQ":
+            for item in element.value:
+                _dated_elements(item)
+        elif element.VR in ("DA", "TM", "DT"):
+            if element.keyword in _EMPTY_WHEN_DEIDENTIFIED:
+                element.value = ""
+            elif element.value:
+                element.value = {"DA": DUMMY_DATE, "TM": DUMMY_TIME}.get(
+                    element.VR, DUMMY_DATE + DUMMY_TIME
+                )
+
+
+def finish_dataset(ds: D, identity: ExportIdentity, *, series_description: str) -> D:
+    """Common attributes of every output; the de-identification record when it applies."""
+    ds.SeriesDescription = series_description
+    ds.Manufacturer = MANUFACTURER
+    ds.ManufacturerModelName = MODEL_NAME
+    ds.SoftwareVersions = __version__
+    info = identity.info
+    if info.institution_name and not identity.deidentified:
+        ds.InstitutionName = info.institution_name
+    if identity.deidentified:
+        for keyword in (
+            "InstitutionName",
+            "InstitutionAddress",
+            "StationName",
+            "OperatorsName",
+            "StudyDescription",
+            "ReferringPhysicianName",
+            "AccessionNumber",
+            "StudyID",
+        ):
+            if keyword in ds:
+                ds[keyword].value = ""
+        _dated_elements(ds)
+        ds.PatientIdentityRemoved = "YES"
+        ds.DeidentificationMethod = DEID_METHOD_TEXT[:64]
+        code = Dataset()
+        code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = DEID_METHOD_CODE
+        ds.DeidentificationMethodCodeSequence = DicomSequence([code])
+        ds.LongitudinalTemporalInformationModified = "REMOVED"
+    return ds
+
+
+def is_valid_uid(value: str) -> bool:
+    return UID(value).is_valid
+
+
+__all__ = [
+    "KO_SERIES_NUMBER",
+    "MANUFACTURER",
+    "SC_SERIES_NUMBER",
+    "SR_SERIES_NUMBER",
+    "SourceImage",
+    "evidence_dataset",
+    "finish_dataset",
+    "is_valid_uid",
+    "new_uid",
+    "person_name",
+    "source_image",
+    "source_sop_class",
+]
