@@ -78,6 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="analyse every analysable series, not only the best one of each study",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from mscc_desktop.cli.report_cmd import add_pdf_option
+
+    add_pdf_option(parser)
 
 
 @dataclass
@@ -217,6 +220,13 @@ def _analyse_one(
         raise
     outcome.result = result
     outcome.analysis_id = _store_end(db, record, analysis_id, result=result)
+    from mscc_desktop.cli.report_cmd import pdf_after_analysis
+
+    pdf = pdf_after_analysis(
+        args, volume, result, db=db, analysis_id=outcome.analysis_id, scan_root=Path(args.path)
+    )
+    if pdf is not None:
+        outcome.notes.append(f"PDF: {pdf}")
 
 
 def _exit_code(outcomes: list[SeriesOutcome]) -> int:
@@ -240,10 +250,11 @@ def _summary_line(outcome: SeriesOutcome) -> str:
         return "refused: " + " ".join(errors)
     findings = result.findings
     peak = max((s.p_high for s in findings.slices), default=0.0)
-    return (
+    line = (
         f"{findings.headline} (peak P(high) {peak:.2f}, {len(findings.lesions)} lesion(s)) "
         f"in {result.duration_s:.1f} s"
     )
+    return " · ".join([line, *outcome.notes])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -286,7 +297,6 @@ def run(args: argparse.Namespace) -> int:
                 outcome.error = f"internal error ({type(error).__name__}); see the log"
             bar.finish(f"{label}: {_summary_line(outcome)}")
         print(format_worklist(outcomes), end="")
-        # Issue 7 adds per-series PDF reports here (--pdf), next to the JSON output.
         if args.json:
             write_json(Path(args.json), outcomes, scan_root=scan.root)
         return _exit_code(outcomes)

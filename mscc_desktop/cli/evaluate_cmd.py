@@ -63,6 +63,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "as one more reader, listed first",
     )
     parser.add_argument("--model-name", default="model", help="the model's name in the tables")
+    parser.add_argument(
+        "--model-id",
+        metavar="ID_OR_DIR",
+        help="which model --model runs: an id in the models folder or a model folder "
+        "(default: the installed default model)",
+    )
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "onnx-cuda", "onnx-cpu", "torch-cuda", "torch-cpu"),
+        help="inference backend for --model (default auto)",
+    )
     parser.add_argument("--out", metavar="DIR", help="write Markdown, CSV and PDF here")
     parser.add_argument(
         "--include-degenerative",
@@ -103,27 +115,36 @@ def _read_reference(path: str) -> Readings:
     return read_readings_csv(location, name="reference")
 
 
-def _pipeline_analyser(data_dir: Path) -> AnalyseStudy:
-    """The function that runs the current model on one ``<study>/dicom`` folder.
+def _pipeline_analyser(model_id: str | None, backend_choice: str) -> AnalyseStudy:
+    """The function that runs the installed (or given) model on one ``<study>/dicom`` folder.
 
-    SEAM for the lead: load the installed model and backend once, and return a closure that
-    reads the DICOM folder into a Volume and returns ``analyse_volume(...).findings.slices``
-    (a refused series should raise an MsccError naming the study).
+    The model and backend are loaded once; each call reads the folder's best axial CT series
+    and returns its per-slice results. A refused series raises an MsccError naming the folder.
     """
-    try:
-        importlib.import_module(PIPELINE_MODULE)
-    except ImportError as error:
-        raise MsccError(
-            f"--model: the analysis pipeline cannot be loaded ({error}); "
-            "pass saved model grades with --reader model=FILE instead."
-        ) from error
-    raise MsccError(
-        f"--model {data_dir}: the analysis pipeline is installed but 'evaluate' is not wired to "
-        "it yet. Save the model's per-image grades as CSV and pass them with --reader model=FILE."
-    )
+    from mscc_desktop.core.dicom import open_folder
+    from mscc_desktop.core.findings import AnalysisStatus, SliceResult
+    from mscc_desktop.inference.backends import create_backend, load_model_settings
+    from mscc_desktop.inference.pipeline import analyse_volume
+
+    model = load_model_settings(model_id)
+    backend = create_backend(model, backend_choice)
+    if backend.fallback_warning:
+        print(f"warning: {backend.fallback_warning}", file=sys.stderr)
+
+    def analyse(dicom_dir: Path) -> list[SliceResult]:
+        volume = open_folder(dicom_dir).volume
+        result = analyse_volume(volume, backend, model)
+        if result.status is not AnalysisStatus.COMPLETE or result.findings is None:
+            reasons = "; ".join(n.message for n in result.notices) or result.status.value
+            raise MsccError(f"{dicom_dir}: the model did not analyse this series ({reasons}).")
+        return list(result.findings.slices)
+
+    return analyse
 
 
-def _model_reader(data_dir: str, reference: Readings, name: str) -> Readings:
+def _model_reader(
+    data_dir: str, reference: Readings, name: str, model_id: str | None, backend: str
+) -> Readings:
     if importlib.util.find_spec(PIPELINE_MODULE) is None:
         raise MsccError(
             "--model is not available yet: this installation has no analysis pipeline "
@@ -135,7 +156,11 @@ def _model_reader(data_dir: str, reference: Readings, name: str) -> Readings:
         print(f"[{fraction:4.0%}] {text}", file=sys.stderr)
 
     return model_readings(
-        folder, _pipeline_analyser(folder), reference=reference, name=name, progress=progress
+        folder,
+        _pipeline_analyser(model_id, backend),
+        reference=reference,
+        name=name,
+        progress=progress,
     )
 
 
@@ -156,7 +181,9 @@ def run(args: argparse.Namespace) -> int:
     reference = _read_reference(args.reference if args.reference is not None else args.model)
     readers: list[Readings] = []
     if args.model is not None:
-        readers.append(_model_reader(args.model, reference, args.model_name))
+        readers.append(
+            _model_reader(args.model, reference, args.model_name, args.model_id, args.backend)
+        )
     for spec in args.reader:
         name, file = _reader_spec(spec)
         readers.append(read_readings_csv(file, name=name))

@@ -248,3 +248,28 @@ def test_an_unexpected_fault_in_one_series_is_listed_and_the_rest_analysed(
     finally:
         db.close()
     assert statuses == {"complete", "failed"}  # nothing left looking 'running'
+
+
+def test_pdf_option_writes_one_summary_per_analysed_series(
+    studies: Path, tmp_path: Path, fake_model: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tree_digest(studies)
+    pdf_dir = tmp_path / "reports"
+    code = main(
+        ["analyze", str(studies), "--db", str(tmp_path / "s.sqlite"), "--pdf", str(pdf_dir), "-q"]
+    )
+    assert code == EXIT_OK
+    pdfs = sorted(pdf_dir.glob("*.pdf"))
+    assert len(pdfs) == 3
+    assert all(p.read_bytes().startswith(b"%PDF-") for p in pdfs)
+    assert tree_digest(studies) == before
+
+
+def test_pdf_option_refuses_a_folder_inside_the_analysed_source(
+    studies: Path, tmp_path: Path, fake_model: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tree_digest(studies)
+    code = main(["analyze", str(studies), "--no-db", "--pdf", str(studies / "reports"), "-q"])
+    assert code != EXIT_OK
+    assert not (studies / "reports").exists()
+    assert tree_digest(studies) == before
