@@ -5,7 +5,14 @@ Not for clinical use: the shipped models are trained on synthetic phantoms only.
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import PackageNotFoundError, version
+
+# The app never touches the network. ONNX Runtime's PyPI builds otherwise queue telemetry
+# (executable path, OS, CPU) in ~/.cache/Microsoft and look up Microsoft's event host a few
+# seconds after the first session; only this variable, set before onnxruntime is imported,
+# stops it (disable_telemetry_events() after import does not). See docs/RELIABILITY.md.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 try:
     __version__ = version("mscc-desktop")

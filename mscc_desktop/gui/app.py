@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from mscc_desktop import storage
-from mscc_desktop.core.config import APP_NAME, AppConfig
+from mscc_desktop.core.config import APP_NAME, AppConfig, resources_dir
 from mscc_desktop.core.errors import StoreError
 from mscc_desktop.gui.controller import ReadingController
 from mscc_desktop.gui.errors import show_error
@@ -44,6 +44,11 @@ def application() -> QtWidgets.QApplication:
         return app
     app.setProperty("mscc_configured", True)
     apply_dark_theme(app)
+    icon = resources_dir() / "icons" / "mscc-desktop.svg"
+    if icon.is_file():
+        app.setWindowIcon(QtGui.QIcon(str(icon)))
+    # Lets Linux desktops match the window to installer/linux/mscc-desktop.desktop.
+    QtGui.QGuiApplication.setDesktopFileName("mscc-desktop")
     # The GUI thread shares the GIL with the loader and inference threads. Python hands the
     # GIL over every 5 ms by default; painting one frame re-acquires it dozens of times, so a
     # busy worker could stretch a frame to 100+ ms. 1 ms keeps scrolling smooth while an
