@@ -1,0 +1,72 @@
+"""``mscc-desktop models``: list installed models and verify every file's checksum.
+
+Looks in the models folder (``$MSCC_MODELS_DIR``, beside the app, or the source tree's
+``models/``) or in ``--dir``. Exit codes: 0 every listed model is intact, 1 at least one failed
+its integrity check, 2 no model installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from mscc_desktop.cli import EXIT_ERROR, EXIT_NOTHING, EXIT_OK
+from mscc_desktop.core.config import DEFAULT_MODEL_ID, models_dir
+from mscc_desktop.inference.manifest import InstalledModel, list_models
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", metavar="DIR", help="models folder (default: the app's)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _as_json(model: InstalledModel) -> dict[str, object]:
+    if model.manifest is None:
+        return {"folder": str(model.folder), "ok": False, "error": model.error}
+    m = model.manifest
+    return {
+        "folder": str(model.folder),
+        "ok": True,
+        "id": m.model_id,
+        "version": m.version,
+        "created": m.created,
+        "sha256": m.model_sha256,
+        "default": m.model_id == DEFAULT_MODEL_ID,
+        "detector_size": m.detector.input_size,
+        "grader_size": m.grader.input_size,
+        "torch_files": m.detector.torch_file is not None and m.grader.torch_file is not None,
+        "size_bytes": sum(f.size_bytes for f in m.files),
+        "synthetic_only": m.synthetic_only,
+        "intended_use": m.intended_use,
+        "evaluation": dict(m.evaluation),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path(args.dir) if args.dir else models_dir()
+    models = list_models(root)
+    if args.json:
+        json.dump([_as_json(m) for m in models], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif not models:
+        print(f"No models installed in {root}.")
+    else:
+        print(f"Models in {root}:")
+        for model in models:
+            if model.manifest is None:
+                print(f"  {model.folder.name:28s} REFUSED: {model.error}")
+                continue
+            m = model.manifest
+            default = " (default)" if m.model_id == DEFAULT_MODEL_ID else ""
+            size_mb = sum(f.size_bytes for f in m.files) / 1e6
+            print(
+                f"  {m.model_id:28s} {m.version:8s} sha256 {m.short_sha}  {size_mb:5.1f} MB  "
+                f"verified{default}"
+            )
+            if m.synthetic_only:
+                print(f"  {'':28s} {m.intended_use}")
+    if not models:
+        return EXIT_NOTHING
+    return EXIT_OK if all(m.ok for m in models) else EXIT_ERROR

@@ -1,0 +1,336 @@
+"""Train the Faster R-CNN canal detector (``mscc-desktop train detector``).
+
+One process, or several under ``torchrun`` (DDP). Each epoch: a shuffled pass over the cached
+training slices (random horizontal flip), then validation on held-out *studies* with the
+exported top-1 detector (:class:`~mscc_desktop.training.detector_export.CanalDetector`) so the
+numbers describe what ships. ``last.pt`` is written every epoch, ``best.pt`` when validation
+AP50 (then mean IoU) improves, and a row per epoch goes to ``metrics.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+
+from mscc_desktop.core.tasks import CancelToken, check_cancel
+from mscc_desktop.training import distributed
+from mscc_desktop.training.configs import DetectorConfig, detector_config
+from mscc_desktop.training.datasets import (
+    DetectorSamples,
+    LabelledStudy,
+    build_detector_samples,
+    split_by_study,
+)
+from mscc_desktop.training.detector_export import CanalDetector
+from mscc_desktop.training.engine import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
+    METRICS_FILE,
+    MetricsLog,
+    Progress,
+    TrainOptions,
+    build_optimizer,
+    load_checkpoint,
+    lr_factor,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_lr,
+    status_printer,
+)
+from mscc_desktop.training.metrics import detection_metrics
+from mscc_desktop.training.networks import build_detector, freeze_batch_norm, load_init_weights
+from mscc_desktop.training.study_reader import study_source, training_data_summary
+
+logger = logging.getLogger(__name__)
+
+
+class DetectorDataset(Dataset[tuple[torch.Tensor, dict[str, torch.Tensor]]]):
+    """Cached detector inputs with a seeded random horizontal flip."""
+
+    def __init__(
+        self, samples: DetectorSamples, indices: Sequence[int], *, flip_p: float, seed: int
+    ) -> None:
+        self.samples = samples
+        self.indices = list(indices)
+        self.flip_p = flip_p
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        index = self.indices[item]
+        image = torch.from_numpy(self.samples.images[index].astype(np.float32))
+        box = self.samples.boxes[index].copy()
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        if rng.random() < self.flip_p:
+            image = image.flip(-1)
+            size = image.shape[-1]
+            box[[0, 2]] = size - box[[2, 0]]
+        if np.isnan(box).any():
+            boxes = torch.zeros((0, 4), dtype=torch.float32)
+        else:
+            boxes = torch.from_numpy(box).view(1, 4)
+        labels = torch.ones((boxes.shape[0],), dtype=torch.int64)
+        return image, {"boxes": boxes, "labels": labels}
+
+
+def _collate(
+    batch: list[tuple[torch.Tensor, dict[str, torch.Tensor]]],
+) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]:
+    return [b[0] for b in batch], [b[1] for b in batch]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorRun:
+    """What a finished training run produced."""
+
+    out_dir: Path
+    best_checkpoint: Path
+    best_metrics: dict[str, float]
+    epochs_run: int
+
+
+@torch.no_grad()
+def evaluate_detector(
+    model: torch.nn.Module,
+    samples: DetectorSamples,
+    indices: Sequence[int],
+    *,
+    config: DetectorConfig,
+    device: torch.device,
+    batch_size: int = 8,
+) -> dict[str, float]:
+    """Top-1 detection metrics of ``model`` on the given cached slices (exported semantics)."""
+    was_training = model.training
+    wrapper = CanalDetector(model, input_size=config.input_size).to(device).eval()
+    boxes, scores = [], []
+    for start in range(0, len(indices), batch_size):
+        chunk = list(indices[start : start + batch_size])
+        images = torch.from_numpy(samples.images[chunk].astype(np.float32)).to(device)
+        b, s = wrapper(images)
+        boxes.append(b.cpu().numpy())
+        scores.append(s.cpu().numpy())
+    model.train(was_training)
+    if not boxes:
+        return {"ap50": 0.0, "mean_iou": 0.0, "found": 0.0, "mean_score": 0.0}
+    truth = samples.boxes[list(indices)]
+    return detection_metrics(np.concatenate(boxes), np.concatenate(scores), truth)
+
+
+def _resolve_config(options: TrainOptions) -> DetectorConfig:
+    config = detector_config(options.config)
+    changes: dict[str, Any] = {}
+    if options.epochs is not None:
+        changes["epochs"] = options.epochs
+    if options.batch_size is not None:
+        changes["batch_size"] = options.batch_size
+    if options.lr is not None:
+        changes["optimiser"] = replace(config.optimiser, lr=options.lr)
+    return replace(config, **changes)
+
+
+def train_detector(
+    options: TrainOptions,
+    *,
+    studies: Sequence[LabelledStudy] | None = None,
+    cancel: CancelToken | None = None,
+) -> DetectorRun:
+    """Train (or resume training) the detector; see the module docstring."""
+    context = distributed.init_distributed(options.device)
+    try:
+        return _train(options, context, studies, cancel)
+    finally:
+        distributed.shutdown(context)
+
+
+def _train(
+    options: TrainOptions,
+    context: distributed.DistContext,
+    studies: Sequence[LabelledStudy] | None,
+    cancel: CancelToken | None,
+) -> DetectorRun:
+    out = options.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    resume_from = out / LAST_CHECKPOINT if options.resume else None
+    if resume_from is not None and not resume_from.exists():
+        raise FileNotFoundError(f"--resume: no {LAST_CHECKPOINT} in {out}")
+    checkpoint = load_checkpoint(resume_from, kind="detector") if resume_from else None
+    config = _resolve_config(options)
+    seed_everything(options.seed + context.rank)
+
+    source = study_source(
+        options.data_dir,
+        studies,
+        log=status_printer(options.show_progress and context.is_main),
+        cancel=cancel,
+    )
+    if checkpoint is not None:
+        train_names, val_names = checkpoint["split"]["train"], checkpoint["split"]["val"]
+    else:
+        train_names, val_names = split_by_study(
+            source.names, val_fraction=options.val_fraction, seed=options.seed
+        )
+    samples = build_detector_samples(
+        source.studies,
+        size=config.input_size,
+        slice_stride=options.slice_stride,
+        cancel=cancel,
+    )
+    train_idx = [i for i, n in enumerate(samples.study_names) if n in set(train_names)]
+    val_idx = [i for i, n in enumerate(samples.study_names) if n in set(val_names)]
+    if not val_idx:
+        logger.warning("no validation studies: validating on the training slices")
+        val_idx = train_idx
+
+    model = build_detector(config)
+    if options.init_weights is not None and checkpoint is None:
+        load_init_weights(model.backbone.body, options.init_weights)
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+    model = model.to(context.device)
+    # Frozen batch norm is for fine-tuning pretrained weights (the paper's set-up). From random
+    # initialisation it would freeze every residual branch at its zero-initialised scale.
+    frozen_norm = not config.trainable_norm and (
+        options.init_weights is not None
+        or (checkpoint is not None and bool(checkpoint.get("frozen_norm")))
+    )
+    if not config.trainable_norm and not frozen_norm:
+        logger.warning("no --init-weights: batch norm is trained (random initialisation)")
+    if frozen_norm:
+        freeze_batch_norm(model)
+    net = distributed.wrap_model(model, context)
+    head = [p for n, p in model.named_parameters() if not n.startswith("backbone.body.")]
+    optimizer = build_optimizer(
+        model.backbone.body.parameters(), head, config.optimiser, lr=config.optimiser.lr
+    )
+    dataset = DetectorDataset(
+        samples, train_idx, flip_p=config.hflip_probability, seed=options.seed
+    )
+    sampler: DistributedSampler[int] | RandomSampler
+    if context.distributed:
+        sampler = DistributedSampler(dataset, seed=options.seed, drop_last=True)
+    else:
+        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(options.seed))
+    loader = DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        num_workers=options.workers,
+        collate_fn=_collate,
+        drop_last=len(dataset) >= config.batch_size * context.world_size,
+        persistent_workers=options.workers > 0,
+    )
+    steps_per_epoch = max(1, len(loader))
+    total_steps = steps_per_epoch * config.epochs
+    start_epoch, step, best = 0, 0, None
+    metrics_log = MetricsLog(out / METRICS_FILE)
+    if checkpoint is not None:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        start_epoch, step = checkpoint["epoch"] + 1, checkpoint["step"]
+        best = checkpoint.get("best_metrics")
+        restore_rng_state(checkpoint["rng"])
+        if context.is_main:
+            metrics_log.truncate_after(checkpoint["epoch"] + 1)
+    data_summary = training_data_summary(
+        options.data_dir, source.names, len(samples), train_names, val_names
+    )
+    progress = Progress(
+        total=total_steps,
+        initial=step,
+        enabled=options.show_progress and context.is_main,
+        desc="detector",
+    )
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            dataset.epoch = epoch
+            if isinstance(sampler, DistributedSampler):
+                sampler.set_epoch(epoch)
+            else:
+                sampler.generator = torch.Generator().manual_seed(options.seed * 1000 + epoch)
+            net.train()
+            if frozen_norm:
+                freeze_batch_norm(model)
+            sums: dict[str, float] = {}
+            for images, targets in loader:
+                check_cancel(cancel)
+                lr = set_lr(optimizer, lr_factor(step, total_steps, config.optimiser))
+                images = [im.to(context.device) for im in images]
+                targets = [{k: v.to(context.device) for k, v in t.items()} for t in targets]
+                losses = net(images, targets)
+                total = sum(losses.values())
+                optimizer.zero_grad(set_to_none=True)
+                total.backward()  # type: ignore[union-attr]
+                if config.optimiser.grad_clip_norm:
+                    torch.nn.utils.clip_grad_norm_(
+                        model.parameters(), config.optimiser.grad_clip_norm
+                    )
+                optimizer.step()
+                step += 1
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+                sums["loss"] = sums.get("loss", 0.0) + float(total.detach())  # type: ignore[union-attr]
+                progress.step(epoch=epoch + 1, loss=float(total.detach()), lr=lr)  # type: ignore[union-attr]
+            n_steps = max(1, len(loader))
+            train_means = {
+                k: distributed.mean_across(v / n_steps, context) for k, v in sums.items()
+            }
+            if context.is_main:
+                val = evaluate_detector(
+                    model, samples, val_idx, config=config, device=context.device
+                )
+                improved = best is None or (val["ap50"], val["mean_iou"]) > (
+                    best["ap50"],
+                    best["mean_iou"],
+                )
+                if improved:
+                    best = val
+                row = {"epoch": epoch + 1, "step": step, "lr": lr, "elapsed_s": progress.elapsed_s}
+                row.update({f"train_{k}": v for k, v in train_means.items()})
+                row.update({f"val_{k}": v for k, v in val.items()})
+                metrics_log.append(row)
+                progress.write(
+                    f"epoch {epoch + 1}/{config.epochs}: loss {train_means['loss']:.4f}, "
+                    f"val AP50 {val['ap50']:.3f}, IoU {val['mean_iou']:.3f}"
+                    + (" (best)" if improved else "")
+                )
+                payload = {
+                    "kind": "detector",
+                    "config": config.to_dict(),
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "epoch": epoch,
+                    "step": step,
+                    "best_metrics": best,
+                    "val_metrics": val,
+                    "split": {"train": list(train_names), "val": list(val_names)},
+                    "seed": options.seed,
+                    "world_size": context.world_size,
+                    "frozen_norm": frozen_norm,
+                    "rng": rng_state(),
+                    "training_data": data_summary,
+                }
+                save_checkpoint(out / LAST_CHECKPOINT, payload)
+                if improved:
+                    save_checkpoint(out / BEST_CHECKPOINT, payload)
+            distributed.barrier(context)
+    finally:
+        progress.close()
+    if context.is_main and best is not None:
+        (out / "summary.json").write_text(
+            json.dumps({"kind": "detector", "config": config.to_dict(), "best": best}, indent=2)
+        )
+    return DetectorRun(out, out / BEST_CHECKPOINT, dict(best or {}), config.epochs - start_epoch)
