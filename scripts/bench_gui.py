@@ -26,9 +26,11 @@ slice step, ≤ 2 s to a usable window.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,12 +44,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CHILD = r"""
-import os, sys, json, time, tempfile
+import atexit, os, shutil, sys, json, time, tempfile
 from pathlib import Path
 start = time.perf_counter()
 from mscc_desktop.core.config import AppConfig
 from mscc_desktop.gui.app import application, create_main_window
 data = Path(tempfile.mkdtemp(prefix="mscc-bench-"))
+atexit.register(shutil.rmtree, data, True)
 config = AppConfig.default().with_changes(data_dir=data, db_path=data / "store.sqlite")
 window = create_main_window(config, prepare_model=False)
 window.show()
@@ -101,6 +104,7 @@ def bench_steps(n_steps: int, n_slices: int, size: int) -> dict[str, float]:
 
     app = application()
     data = Path(tempfile.mkdtemp(prefix="mscc-bench-"))
+    atexit.register(shutil.rmtree, data, True)
     config = AppConfig.default().with_changes(data_dir=data, db_path=data / "store.sqlite")
     qsettings = QtCore.QSettings(str(data / "s.ini"), QtCore.QSettings.Format.IniFormat)
     window = create_main_window(config, qsettings=qsettings, prepare_model=False)
