@@ -276,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         bar = ProgressBar(err, enabled=not args.quiet)
         bar.start("Scanning")
-        scan = scan_folder(source, progress=bar, min_slices=1)
+        scan = scan_folder(source, progress=bar)
         bar.finish(f"{scan.n_images} images in {len(scan.studies)} studies")
         if scan.unreadable:
             print(

@@ -131,7 +131,7 @@ def _locate(db: Database, args: argparse.Namespace) -> tuple[SeriesEntry, Path]:
                 "DICOM folder instead."
             )
     for root in roots:
-        scan = scan_folder(root, min_slices=1)
+        scan = scan_folder(root)
         try:
             return _choose(scan, uid), root
         except LookupError:

@@ -123,7 +123,7 @@ def check_canal(
     checks: list[CanalCheck] = []
     for number, labelled in enumerate(slices):
         check_cancel(cancel)
-        scan = scan_folder(labelled.dicom_path, min_slices=1)
+        scan = scan_folder(labelled.dicom_path)
         chosen = pick_series(scan.series).chosen
         if chosen is None:
             raise EvaluationInputError(f"{labelled.name}: not a loadable axial CT slice")

@@ -26,8 +26,9 @@ from mscc_desktop.core.dicom.headers import FrameRef
 from mscc_desktop.core.notices import Notice, NoticeCode, Severity
 from mscc_desktop.core.volume import SeriesInfo
 
-DEFAULT_MIN_SLICES = 10
-"""Fewer slices than this cannot cover a spine segment: not analysable."""
+DEFAULT_MIN_SLICES = 1
+"""Any axial CT image set is analysable, down to one slice (issue 5): short coverage is a
+warning raised by the analysis input checks, not a refusal. Callers may ask for more."""
 
 LOCALIZER_TYPES = frozenset({"LOCALIZER", "SCOUT", "TOPOGRAM", "SURVIEW", "SCANOGRAM"})
 PROJECTION_TYPES = frozenset(

@@ -137,10 +137,16 @@ def test_single_coronal_image_without_localizer_type_is_a_scout(tmp_path: Path) 
 
 def test_too_few_slices(tmp_path: Path) -> None:
     factory.write_series(tmp_path, n_slices=4)
-    (entry,) = scan_folder(tmp_path).series
+    (entry,) = scan_folder(tmp_path, min_slices=10).series
     assert not entry.analysable and "too few slices (4" in entry.reasons[0]
     (entry,) = scan_folder(tmp_path, min_slices=3).series
     assert entry.analysable
+
+
+def test_a_single_axial_slice_is_analysable_by_default(tmp_path: Path) -> None:
+    factory.write_series(tmp_path, n_slices=1)
+    (entry,) = scan_folder(tmp_path).series
+    assert entry.analysable and entry.n_slices == 1
 
 
 def test_pick_prefers_consistent_geometry_over_more_slices(tmp_path: Path) -> None:
