@@ -24,6 +24,7 @@ from mscc_desktop.core.dicom.classify import SeriesEntry, SeriesPick, pick_serie
 from mscc_desktop.core.dicom.scan import ScanResult
 from mscc_desktop.core.errors import MsccError, NothingToLoadError, StoreError
 from mscc_desktop.core.findings import AnalysisResult, AnalysisStatus, ModelProvenance
+from mscc_desktop.core.notices import NoticeCode
 from mscc_desktop.core.tasks import CancelToken, ProgressFn
 from mscc_desktop.gui.review_editor import ReviewDraft
 from mscc_desktop.gui.services import LoadedSeries, ModelInfo, Services
@@ -210,9 +211,33 @@ class ReadingController(QtCore.QObject):
             model_sha256=self.model_info.model_sha256,
         )
         if stored is None:
+            self._show_stale_warning()
             return
         self._show_result(stored.result, stored.id, stored.notices)
         self.status.emit("Showing the stored analysis of this series (same model)")
+
+    def _show_stale_warning(self) -> None:
+        """Say so when this series was analysed, but its files changed since.
+
+        The old findings are not shown: they describe files that are no longer there as
+        analysed. The warning tells the reader why nothing is shown and what to do.
+        """
+        assert self.series is not None and self.model_info is not None
+        stale_id = self._store(
+            storage.find_latest_analysis,
+            self.series.id,
+            model_id=self.model_info.model_id,
+            model_sha256=self.model_info.model_sha256,
+            include_stale=True,
+        )
+        stale = None if stale_id is None else self._store(storage.load_analysis, stale_id)
+        if stale is None or not stale.stale:
+            return
+        warnings = [n for n in stale.notices if n.code is NoticeCode.STALE]
+        self.state.set_findings(None, notices=warnings)
+        self.status.emit(
+            "The files of this series changed after its last analysis: analyse it again"
+        )
 
     # ---- analysis -----------------------------------------------------------------------
     @property

@@ -8,7 +8,7 @@ a few tags). When de-identified, every UID goes through the export identity's ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from pydicom import dcmread
@@ -16,9 +16,10 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, generate_uid
+from pydicom.valuerep import DA, TM
 
 from mscc_desktop import __version__
-from mscc_desktop.core.volume import Volume
+from mscc_desktop.core.volume import SeriesInfo, Volume
 from mscc_desktop.reporting.deid import (
     DEID_METHOD_CODE,
     DEID_METHOD_TEXT,
@@ -94,10 +95,33 @@ def person_name(name: str) -> str:
     return cleaned if "^" in cleaned else f"{cleaned}^"
 
 
+def written_info(info: SeriesInfo) -> SeriesInfo:
+    """``info`` with the dates and times DICOM cannot hold left empty.
+
+    Source files carry values such as "2024" or "25:99" in (0008,0020) Study Date or
+    (0008,0030) Study Time, which pydicom and highdicom refuse to write: the DICOM outputs
+    leave them out rather than fail (the PDF and PNG print them as read).
+    """
+    return replace(
+        info,
+        study_date=_conformant(DA, info.study_date),
+        study_time=_conformant(TM, info.study_time),
+        patient_birth_date=_conformant(DA, info.patient_birth_date),
+    )
+
+
+def _conformant(kind: type[DA] | type[TM], text: str) -> str:
+    try:
+        kind(text)
+    except (ValueError, TypeError, OverflowError):
+        return ""
+    return text
+
+
 def evidence_dataset(source: SourceImage, identity: ExportIdentity) -> Dataset:
     """A minimal dataset standing for a source image: the identifiers highdicom copies
     into evidence and into the patient and study modules of new documents."""
-    info = identity.info
+    info = written_info(identity.info)
     ds = Dataset()
     ds.SOPClassUID = source.sop_class_uid
     ds.SOPInstanceUID = source.sop_instance_uid

@@ -28,6 +28,7 @@ from mscc_desktop.reporting.dicom_common import (
     finish_dataset,
     new_uid,
     person_name,
+    written_info,
 )
 from mscc_desktop.reporting.inputs import ReportInputs
 from mscc_desktop.reporting.layout import display_windows, edge_letters
@@ -52,7 +53,7 @@ def secondary_captures(
     cancel: CancelToken | None = None,
 ) -> list[hd.sc.SCImage]:
     """One annotated Secondary Capture per key image, in a new series of the source study."""
-    info = identity.info
+    info = written_info(identity.info)
     letters = edge_letters(inputs.volume)
     series_uid = new_uid()
     images: list[hd.sc.SCImage] = []

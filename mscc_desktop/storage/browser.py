@@ -82,7 +82,9 @@ def list_studies(db: Database) -> list[StudyListEntry]:
                 study_description=study["study_description"],
                 accession_number=study["accession_number"],
                 n_series=len(series_rows),
-                status=_study_status([latest_any.get(s["id"]) for s in series_rows]),
+                status=_study_status(
+                    [_status_row(s["id"], latest_any, latest_complete) for s in series_rows]
+                ),
                 high_grade=any(bool(f["high_grade"]) for f in flags),
                 max_group=max(groups, key=GROUP_ORDER.index) if groups else None,
                 max_p_high=max((float(f["max_p_high"]) for f in flags), default=None),
@@ -96,6 +98,21 @@ def list_studies(db: Database) -> list[StudyListEntry]:
     entries.sort(key=lambda e: (e.study_date, e.study_time, e.study_id), reverse=True)
     entries.sort(key=lambda e: (not e.high_grade, -(e.max_p_high or 0.0) if e.high_grade else 0))
     return entries
+
+
+def _status_row(
+    series_id: int,
+    latest_any: dict[int, dict[str, Any]],
+    latest_complete: dict[int, dict[str, Any]],
+) -> dict[str, Any] | None:
+    """The analysis a series' status comes from: its latest, unless that one is stale while
+    an earlier one is current again (the files were restored): then the current one, whose
+    results are what the study shows."""
+    row = latest_any.get(series_id)
+    current = latest_complete.get(series_id)
+    if row is not None and row["stale_at"] is not None and current is not None:
+        return current
+    return row
 
 
 def _study_status(latest: list[dict[str, Any] | None]) -> StudyStatus:

@@ -295,18 +295,26 @@ class SeriesPick:
     not_picked: tuple[tuple[SeriesEntry, str], ...]
 
 
-def _score(entry: SeriesEntry) -> tuple[bool, bool, int, float, int]:
+SEGMENT_SLICES = 10
+"""A series this long can cover a spine segment; shorter ones (single slices, key images) are
+analysable but never preferred to one that covers a segment."""
+
+
+def _score(entry: SeriesEntry) -> tuple[bool, bool, bool, int, float, int]:
+    covers = entry.n_slices >= SEGMENT_SLICES
     consistent = not (entry.notice_codes() & _GEOMETRY_DOUBTS)
     original = "DERIVED" not in entry.info.image_type
     thickness = entry.slice_thickness_mm or entry.slice_spacing_mm or math.inf
     warnings = sum(1 for n in entry.notices if n.severity != Severity.INFO)
-    return (consistent, original, entry.n_slices, -thickness, -warnings)
+    return (covers, consistent, original, entry.n_slices, -thickness, -warnings)
 
 
 def _why_not(entry: SeriesEntry, chosen: SeriesEntry) -> str:
     if not entry.analysable:
         return "not analysable: " + "; ".join(entry.reasons)
-    mine, best = _score(entry), _score(chosen)
+    mine, best = _score(entry)[1:], _score(chosen)[1:]
+    if _score(chosen)[0] and not _score(entry)[0]:
+        return f"too few slices to cover a spine segment ({entry.n_slices} vs {chosen.n_slices})"
     if best[0] and not mine[0]:
         doubts = sorted(code.value for code in entry.notice_codes() & _GEOMETRY_DOUBTS)
         return "inconsistent series (" + ", ".join(doubts) + ")"
@@ -324,8 +332,9 @@ def _why_not(entry: SeriesEntry, chosen: SeriesEntry) -> str:
 def pick_series(series: Iterable[SeriesEntry]) -> SeriesPick:
     """Choose the best analysable axial CT series.
 
-    Preference, in order: consistent geometry (no gaps, duplicates, uneven spacing or
-    tilt), original over derived images, more slices, thinner slices. Ties keep scan order.
+    Preference, in order: enough slices to cover a spine segment (:data:`SEGMENT_SLICES`),
+    consistent geometry (no gaps, duplicates, uneven spacing or tilt), original over derived
+    images, more slices, thinner slices. Ties keep scan order.
     Pass one study's series to pick within a study; several patients' series are compared
     as they are.
 

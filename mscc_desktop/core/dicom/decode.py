@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydicom import dcmread
+from pydicom.encaps import generate_frames
 from pydicom.pixels.utils import iter_pixels, pixel_array
 
 from mscc_desktop.core.dicom.geometry import DisplayTransform
@@ -33,6 +35,13 @@ PADDING_HU_LIMIT = -1500.0
 _INT16_MIN, _INT16_MAX = -32768, 32767
 _NATIVE_LE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
 _BIG_ENDIAN = "1.2.840.10008.1.2.2"
+_JPEG_LS = frozenset({"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"})
+_ENDS_WITH_EOI = _JPEG_LS | {
+    "1.2.840.10008.1.2.4.50",  # JPEG baseline
+    "1.2.840.10008.1.2.4.51",  # JPEG extended
+    "1.2.840.10008.1.2.4.57",  # JPEG lossless
+    "1.2.840.10008.1.2.4.70",  # JPEG lossless SV1
+}
 _LONG_VRS = frozenset({b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN", b"SQ", b"UT", b"UC"})
 
 _SYNTAX_NAMES = {
@@ -146,20 +155,76 @@ def _mask_bits(array: npt.NDArray[Any], fmt: PixelFormat) -> npt.NDArray[Any]:
     return array & np.array(mask, dtype=array.dtype)  # type: ignore[operator,no-any-return]
 
 
+@lru_cache(maxsize=1)
+def _charls_available() -> bool:
+    from pydicom.pixels.decoders.base import get_decoder
+
+    return "pyjpegls" in get_decoder("1.2.840.10008.1.2.4.80").available_plugins
+
+
+def _plugin(syntax: str) -> str:
+    """The decoder plugin to insist on ("": pydicom tries each available one in turn).
+
+    For JPEG-LS pydicom tries libjpeg (pylibjpeg) before CharLS (pyjpegls); on some damaged
+    streams libjpeg never returns (found by the importer fuzzer; regression
+    ``tests/hardening/regressions/jpegls-libjpeg-hang``), while CharLS refuses them at once
+    and is the faster decoder anyway (PERF_NOTES: 1.9 vs 7.5 ms a slice).
+    """
+    return "pyjpegls" if syntax in _JPEG_LS and _charls_available() else ""
+
+
+class UnusableFrameError(ValueError):
+    """A compressed frame no decoder should be given; the message says why (for the user)."""
+
+
+def _check_complete(path: Path, fmt: PixelFormat, indices: list[int]) -> None:
+    """Refuse JPEG-family frames that are cut short or unreadable, before a decoder sees them.
+
+    libjpeg silently decodes a truncated frame into a partial image (the lost part filled
+    in, shown as if real), and CharLS takes seconds to refuse one, even a 32×32 one: a broken
+    copy is reported as incomplete instead.
+    """
+    wanted = set(indices)
+    try:
+        ds = dcmread(path, force=True)
+        if "PixelData" not in ds:  # pydicom drops encapsulated data that ends early
+            raise UnusableFrameError("cut short (incomplete file)")
+        if not isinstance(ds.PixelData, bytes | bytearray):  # e.g. a damaged VR
+            raise UnusableFrameError("held in a damaged Pixel Data element")
+        frames = generate_frames(bytes(ds.PixelData), number_of_frames=max(1, fmt.n_frames))
+        for index, frame in enumerate(frames):
+            if index in wanted and not frame.rstrip(b"\x00").endswith(b"\xff\xd9"):
+                raise UnusableFrameError("cut short (incomplete file)")
+            if index >= max(wanted):
+                return
+    except UnusableFrameError:
+        raise
+    except MemoryError:  # a damaged length asked for more than the machine has
+        raise UnusableFrameError("held in a damaged file (an impossible element length)") from None
+    # Only a check: data it cannot walk goes to the decoders, which report their own error.
+    except Exception:  # noqa: BLE001
+        return
+
+
 def _pydicom_frames(task: DecodeTask) -> dict[int, npt.NDArray[Any]]:
     """Decode the task's frames with pydicom's decoders (one header parse per task)."""
     indices = [frame_index for frame_index, _, _ in task.frames]
+    plugin = _plugin(task.fmt.transfer_syntax_uid)
+    if task.fmt.transfer_syntax_uid in _ENDS_WITH_EOI:
+        _check_complete(task.path, task.fmt, indices)
     try:
         if task.fmt.n_frames <= 1:
-            return {indices[0]: pixel_array(task.path)}
-        return dict(zip(indices, iter_pixels(task.path, indices=indices), strict=True))
+            return {indices[0]: pixel_array(task.path, decoding_plugin=plugin)}
+        frames = iter_pixels(task.path, indices=indices, decoding_plugin=plugin)
+        return dict(zip(indices, frames, strict=True))
     except (AttributeError, KeyError, ValueError):
         # pixel_array(path) reads selectively and misses deflated or meta-less files:
         # read the whole dataset instead.
         ds = dcmread(task.path, force=True)
         if task.fmt.n_frames <= 1:
-            return {indices[0]: ds.pixel_array}
-        return dict(zip(indices, iter_pixels(ds, indices=indices), strict=True))
+            return {indices[0]: pixel_array(ds, decoding_plugin=plugin)}
+        frames = iter_pixels(ds, indices=indices, decoding_plugin=plugin)
+        return dict(zip(indices, frames, strict=True))
 
 
 def convert_into(stored: npt.NDArray[Any], rule: HuRule, dst: npt.NDArray[Any]) -> tuple[int, int]:
@@ -219,6 +284,8 @@ def convert_into(stored: npt.NDArray[Any], rule: HuRule, dst: npt.NDArray[Any]) 
 def _why(error: BaseException, task: DecodeTask) -> str:
     syntax = task.fmt.transfer_syntax_uid
     name = _SYNTAX_NAMES.get(syntax, syntax)
+    if isinstance(error, UnusableFrameError):
+        return f"its compressed pixel data is {error} ({name})"
     if isinstance(error, NotImplementedError | RuntimeError):
         return f"no installed decoder handles its transfer syntax ({name})"
     return f"pixel data could not be decoded ({type(error).__name__}; transfer syntax {name})"
@@ -235,9 +302,12 @@ def run_task(
         stored = _native_frames(task)
         if stored is None:
             stored = _pydicom_frames(task)
+    except (KeyboardInterrupt, SystemExit):
+        raise
     # A per-file boundary (also a process boundary): decoders raise many exception types
-    # on damaged or unsupported data; the frame is reported and the rest still loads.
-    except Exception as error:  # noqa: BLE001
+    # on damaged or unsupported data; the frame is reported and the rest still loads. The
+    # Rust RLE decoder (pyo3) even raises PanicException, which is not an Exception.
+    except BaseException as error:  # noqa: BLE001
         message = _why(error, task)
         return [DecodedFrame(slot, None, message) for _, slot, _ in task.frames]
     dtype = np.dtype(task.out_dtype)

@@ -129,10 +129,17 @@ class _Reader:
         return value or ""
 
 
+MAX_MAGNITUDE = 1e9
+"""Larger numbers mean nothing in any length (mm), angle or rescale a CT header holds, and
+arithmetic on them overflows (HU, positions, spacing): such values are treated as unusable."""
+
+
 def _float(value: object) -> float:
     number = float(value)  # type: ignore[arg-type]
     if not math.isfinite(number):
         raise ValueError("not finite")
+    if abs(number) > MAX_MAGNITUDE:
+        raise ValueError("out of range")
     return number
 
 

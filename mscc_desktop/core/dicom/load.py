@@ -44,9 +44,13 @@ from mscc_desktop.core.volume import Volume
 
 logger = logging.getLogger(__name__)
 
-MAX_SIDE_PIXELS = 16384
+MAX_SIDE_PIXELS = 4096
 MAX_VOXELS = 1_500_000_000
-"""Declared sizes above these are refused before anything is allocated (hostile files)."""
+"""Declared sizes above these are refused before anything is allocated (hostile files).
+
+CT matrices are 512 to 2048 pixels a side. Decoders allocate a whole declared frame before
+finding that the data is short, so the side limit also bounds what one small damaged file
+can make them allocate (4096² × 8 bytes = 128 MiB; at 16384 a 100 kB file took 512 MiB)."""
 
 PROCESS_MIN_FRAMES = 8
 """Compressed series shorter than this decode in-process: starting workers costs more."""
@@ -161,8 +165,23 @@ def _run_threads(
             check_cancel(cancel)
             collect(run_task(task, out))  # type: ignore[arg-type]
         return
+    # Tasks go to the pool in a few dozen chunks, not one future each: waiting on a set of
+    # futures costs time in its size, so 10,000 one-file tasks made loading quadratic.
+    per_chunk = max(1, math.ceil(len(tasks) / (workers * 16)))
+
+    def run_chunk(chunk: list[DecodeTask]) -> list[DecodedFrame]:
+        results: list[DecodedFrame] = []
+        for task in chunk:
+            if cancel is not None and cancel.cancelled:
+                break  # the loop below raises Cancelled
+            results.extend(run_task(task, out))  # type: ignore[arg-type]
+        return results
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dicom-load") as pool:
-        pending = {pool.submit(run_task, task, out) for task in tasks}  # type: ignore[arg-type]
+        pending = {
+            pool.submit(run_chunk, tasks[start : start + per_chunk])
+            for start in range(0, len(tasks), per_chunk)
+        }
         try:
             while pending:
                 check_cancel(cancel)

@@ -222,3 +222,19 @@ def test_missing_positions_load_in_instance_order_with_a_warning(tmp_path: Path)
     volume = load_series(entry)
     assert np.array_equal(volume.hu, made.hu)  # instance numbers follow the slices here
     assert NoticeCode.MISSING_GEOMETRY in {n.code for n in volume.notices}
+
+
+def test_pick_prefers_a_long_series_with_a_duplicate_over_a_single_clean_slice(
+    tmp_path: Path,
+) -> None:
+    long = factory.write_series(
+        tmp_path / "long", n_slices=30, seed="L", info=factory.series_info(series_number=3)
+    )
+    factory.duplicate_slice(long, 5)
+    factory.write_series(
+        tmp_path / "one", n_slices=1, seed="S", info=factory.series_info(series_number=9)
+    )
+    pick = pick_series(scan_folder(tmp_path).series)
+    assert pick.chosen is not None and pick.chosen.n_slices == 30
+    (why,) = [why for entry, why in pick.not_picked if entry.n_slices == 1]
+    assert "too few slices to cover a spine segment" in why
