@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mscc_desktop.core.dicom_text import date_text, person_name_text, time_text
 from mscc_desktop.core.volume import Volume, orientation_letters
 from mscc_desktop.core.windows import Window
 
@@ -31,32 +32,6 @@ class EdgeLetters:
     right: str
     top: str
     bottom: str
-
-
-def format_person_name(value: str) -> str:
-    """DICOM PN ``"DOE^JANE^^DR"`` → ``"DOE, JANE"`` (family, given; other parts dropped)."""
-    parts = [part.strip() for part in value.split("^")]
-    family = parts[0] if parts else ""
-    given = parts[1] if len(parts) > 1 else ""
-    if family and given:
-        return f"{family}, {given}"
-    return family or given
-
-
-def format_da(value: str) -> str:
-    """DICOM DA ``"20240131"`` → ``"2024-01-31"``; anything else is returned unchanged."""
-    text = value.strip()
-    if len(text) == 8 and text.isdigit():
-        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
-    return text
-
-
-def format_tm(value: str) -> str:
-    """DICOM TM ``"134502.25"`` → ``"13:45"``; anything else unchanged."""
-    text = value.strip()
-    if len(text) >= 4 and text[:4].isdigit():
-        return f"{text[:2]}:{text[2:4]}"
-    return text
 
 
 def edge_letters(volume: Volume) -> EdgeLetters:
@@ -112,13 +87,13 @@ def corner_texts(volume: Volume, index: int, window: Window, *, key_text: str = 
     top_left = tuple(
         line
         for line in (
-            format_person_name(info.patient_name),
+            person_name_text(info.patient_name),
             f"ID {info.patient_id}" if info.patient_id else "",
-            " · ".join(p for p in (format_da(info.patient_birth_date), info.patient_sex) if p),
+            " · ".join(p for p in (date_text(info.patient_birth_date), info.patient_sex) if p),
         )
         if line
     )
-    study_when = " ".join(p for p in (format_da(info.study_date), format_tm(info.study_time)) if p)
+    study_when = " ".join(p for p in (date_text(info.study_date), time_text(info.study_time)) if p)
     top_right = tuple(
         line for line in (study_when, info.study_description, info.institution_name) if line
     )

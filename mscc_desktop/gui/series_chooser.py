@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from mscc_desktop.core.dicom.classify import SeriesEntry, SeriesPick
-from mscc_desktop.gui.overlay_text import format_da, format_person_name
+from mscc_desktop.core.dicom_text import date_text, person_name_text
 
 COLUMNS = ("Series", "Description", "Images", "Slice", "Patient / date", "Analysable?")
 
@@ -47,7 +47,7 @@ class SeriesChooser(QtWidgets.QDialog):
             thickness = entry.slice_thickness_mm or entry.slice_spacing_mm
             info = entry.info
             who = " · ".join(
-                p for p in (format_person_name(info.patient_name), format_da(info.study_date)) if p
+                p for p in (person_name_text(info.patient_name), date_text(info.study_date)) if p
             )
             item = QtWidgets.QTreeWidgetItem(
                 [

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from mscc_desktop.core.dicom_text import date_text, person_name_text
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.gui import theme
-from mscc_desktop.gui.overlay_text import format_da, format_person_name
 from mscc_desktop.storage.records import ReviewStatus, StudyListEntry, StudyStatus
 
 COLUMNS = ("Flag", "Patient", "ID", "Date", "Description", "Status", "Reviewed")
@@ -86,9 +86,9 @@ class StudyBrowser(QtWidgets.QWidget):
             item = QtWidgets.QTreeWidgetItem(
                 [
                     flag_text(entry),
-                    format_person_name(entry.patient_name),
+                    person_name_text(entry.patient_name),
                     entry.patient_id,
-                    format_da(entry.study_date),
+                    date_text(entry.study_date),
                     entry.study_description,
                     _STATUS_TEXT.get(entry.status, entry.status.value),
                     _REVIEW_TEXT.get(entry.review_status, entry.review_status.value),

@@ -4,34 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from mscc_desktop.core.dicom_text import date_text as dicom_date
+from mscc_desktop.core.dicom_text import person_name_text as person_name
+from mscc_desktop.core.dicom_text import sex_text
 from mscc_desktop.reporting.deid import ExportIdentity
 from mscc_desktop.reporting.safe_files import safe_filename
-
-_SEX = {"M": "male", "F": "female", "O": "other"}
-
-
-def person_name(dicom_name: str) -> str:
-    """``"DOE^JOHN^^DR"`` → ``"DOE, JOHN DR"`` (family name first, as on PACS)."""
-    if "=" in dicom_name:  # ideographic/phonetic groups: show the alphabetic one
-        dicom_name = dicom_name.split("=")[0] or dicom_name.replace("=", " ")
-    parts = [p.strip() for p in dicom_name.split("^")]
-    family = parts[0] if parts else ""
-    rest = " ".join(p for p in parts[1:] if p)
-    if family and rest:
-        return f"{family}, {rest}"
-    return family or rest
-
-
-def dicom_date(value: str) -> str:
-    """``"20240117"`` → ``"2024-01-17"``; other values unchanged; ``""`` stays ``""``."""
-    text = value.strip()
-    if len(text) == 8 and text.isdigit():
-        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
-    return text
-
-
-def sex_text(value: str) -> str:
-    return _SEX.get(value.strip().upper(), value.strip())
 
 
 def local_time(moment: datetime) -> str:

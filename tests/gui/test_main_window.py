@@ -257,7 +257,6 @@ def test_series_chooser_shows_why(qapp, tmp_path: Path) -> None:  # type: ignore
     from mscc_desktop.core.dicom.classify import pick_series
     from mscc_desktop.core.dicom.scan import scan_folder
     from mscc_desktop.gui.series_chooser import SeriesChooser
-
     from tests.factories.dicom_factory import sagittal_reformat
 
     write_phantom_study(tmp_path / "a", n_slices=12, size=64, seed="a")

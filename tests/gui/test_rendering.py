@@ -7,15 +7,10 @@ import pyqtgraph as pg
 import pytest
 from PySide6 import QtGui
 
+from mscc_desktop.core.dicom_text import date_text, person_name_text
 from mscc_desktop.core.windows import PAPER_WINDOWS, Window, WindowPreset, window_to_uint8
 from mscc_desktop.gui.image_item import HuImageItem
-from mscc_desktop.gui.overlay_text import (
-    corner_texts,
-    edge_letters,
-    format_da,
-    format_person_name,
-    slice_position_text,
-)
+from mscc_desktop.gui.overlay_text import corner_texts, edge_letters, slice_position_text
 from mscc_desktop.gui.rendering import box_in_mm, image_size_mm
 from tests.gui.fakes import canal_box, phantom_volume
 
@@ -72,7 +67,7 @@ def test_orientation_letters_on_the_edges() -> None:
 
 
 def test_dicom_names_and_dates_are_written_for_people() -> None:
-    assert format_person_name("DOE^JANE^^DR") == "DOE, JANE"
-    assert format_person_name("ANON") == "ANON"
-    assert format_da("20240131") == "2024-01-31"
-    assert format_da("") == ""
+    assert person_name_text("DOE^JANE^^DR") == "DOE, JANE DR"
+    assert person_name_text("ANON") == "ANON"
+    assert date_text("20240131") == "2024-01-31"
+    assert date_text("") == ""
