@@ -295,10 +295,14 @@ def generate_dataset(
     prefix: str = "synth_",
     transfer_syntax: TransferSyntax = TransferSyntax.EXPLICIT_LE,
     overwrite: bool = False,
+    workers: int | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> tuple[Path, ...]:
     """Generate ``n_studies`` studies into ``out_dir/<prefix><index>/``.
+
+    ``workers`` is passed to :func:`~mscc_desktop.synth.generate.generate_study` (``None``:
+    its default, 1 renders in this process).
 
     Study ``i`` is seeded with :func:`~mscc_desktop.synth.sampling.study_seed` ``(seed, i)``,
     so any study can be regenerated alone. Complete studies already present are kept
@@ -318,7 +322,14 @@ def generate_dataset(
             folders.append(folder)
             continue
         params = sample_study(study_seed(seed, index), config, study_id=name)
-        study = generate_study(params, progress=sub_progress(part, 0.0, 0.9), cancel=cancel)
+        chosen = config.rendered_indices(params.scan.n_slices)
+        study = generate_study(
+            params,
+            slices=None if len(chosen) == params.scan.n_slices else list(chosen),
+            workers=workers,
+            progress=sub_progress(part, 0.0, 0.9),
+            cancel=cancel,
+        )
         write_study(
             study, folder, transfer_syntax=transfer_syntax, number=f"{index:04d}", overwrite=True
         )

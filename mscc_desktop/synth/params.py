@@ -16,7 +16,7 @@ from typing import Any
 from mscc_desktop.core.grades import BilskyGrade
 
 GENERATOR_NAME = "mscc-desktop synth"
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 
 
 class Phase(StrEnum):
@@ -166,6 +166,10 @@ class PatientParams:
     lung_gradient_hu: float  # dependent (posterior) lung density increase
     vacuum_disc_levels: tuple[str, ...] = ()  # discs with gas (degenerative, incidental)
     skin_markers: int = 0  # ECG electrodes / skin markers (bright dots with streaks)
+    # Partial volume of the bony canal wall across the slab: a bright rim inside the canal
+    # (share of cortical HU at the wall, decaying over ``canal_rim_mm``).
+    canal_rim: float = 0.0
+    canal_rim_mm: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,9 +289,12 @@ class GeneratorConfig:
     pixel_spacing_range_mm: tuple[float, float] = (0.6, 0.98)  # at 512; scaled for others
     class_mix: tuple[float, float, float] = (0.8, 0.1, 0.1)  # normal, low, high per image
     no_disease_fraction: float = 0.25  # studies without epidural disease
-    phase_weights: tuple[float, float, float] = (0.7, 0.2, 0.1)  # PV, arterial, none
+    phase_weights: tuple[float, float, float] = (0.55, 0.15, 0.3)  # PV, arterial, none
     max_slices: int | None = None
     degenerative_rate: float = 0.35  # share of studies with a degenerative mimic
+    # Render only about this many slices, spread evenly over the whole scan (None: all).
+    # Training sets use it to get more patients and lesions for the same rendering time.
+    render_slices: int | None = None
 
     def __post_init__(self) -> None:
         if self.matrix < 32:
@@ -297,3 +304,13 @@ class GeneratorConfig:
             raise ValueError(f"class mix must be three shares summing to 1, got {mix}")
         if not 0.0 <= self.no_disease_fraction <= 1.0:
             raise ValueError("no-disease fraction must be in [0, 1]")
+        if self.render_slices is not None and self.render_slices < 1:
+            raise ValueError("render_slices must be at least 1")
+
+    def rendered_indices(self, n_slices: int) -> range:
+        """Which of a scan's ``n_slices`` slices are rendered (every k-th, see
+        ``render_slices``)."""
+        if self.render_slices is None or n_slices <= self.render_slices:
+            return range(n_slices)
+        step = -(-n_slices // self.render_slices)  # ceil: at most render_slices slices
+        return range(0, n_slices, step)

@@ -175,8 +175,7 @@ def _paint_body(
             z_eff, bottom, bottom + 1.1, half
         )
     f_body = np.minimum(f_body, 1.0)
-    trab = ctx.textures.trabecular.sample(u, v, int(frame.z // 2.0))
-    cancellous = np.float32(t.cancellous) + np.float32(0.22 * t.cancellous + 22.0) * trab
+    cancellous = _cancellous(ctx, u, v, 0)
     plate = np.minimum(f_plate / np.maximum(f_body, 0.05), 1.0)
     inner = cancellous * (1 - plate) + np.float32(0.75 * t.cortical) * plate
     cortex_t = 0.75 + 0.25 * lumbar
@@ -188,6 +187,14 @@ def _paint_body(
         gas = nucleus & (ctx.textures.organ.sample(u, v, 5) > 0.6)
         disc = np.where(gas, np.float32(-700.0), disc)
     value = f_body * bone + (1.0 - f_body) * disc
+    # Basivertebral vein: a soft-tissue channel entering the back of the body at mid-height.
+    i_mid = min(max(index, 0), len(LEVELS) - 1)
+    top, bottom = float(layout.body_top[i_mid]), float(layout.body_bottom[i_mid])
+    mid = _overlap(z_eff, bottom + 0.3 * (top - bottom), top - 0.3 * (top - bottom), half)
+    ap2 = d.canal_ap / 2.0
+    channel = segment_sd(u, v, (0.0, -ap2 - 0.5), (0.0, -ap2 - 0.22 * d.body_depth), 0.8)
+    vein = (channel < 0) & (mid > 0.5) & (sd < 0)
+    value = np.where(vein, np.float32(t.muscle + 15.0), value)
     outline = sd - np.float32(0.8) * (1.0 - f_body)
     ctx.canvas.paint(region, outline, value)
     bone_sd: F32 = sd + np.float32(3.0) * (np.float32(1.0) - f_body)  # discs are not bone
@@ -219,8 +226,8 @@ def _paint_arch(
     pedicle, lamina = np.minimum(pedicle, 1.0), np.minimum(lamina, 1.0)
     facet, process = np.minimum(facet, 1.0), np.minimum(process, 1.0)
     tr2, ap2 = d.canal_tr / 2.0, d.canal_ap / 2.0
-    ped_r = 3.6 + 1.8 * lumbar
-    lam_r = 3.8 + 0.6 * lumbar
+    ped_r = 3.3 + 1.8 * lumbar
+    lam_r = 2.9 + 1.0 * lumbar
     roof = (0.0, ap2 + 4.5 + lumbar)
     sds = []
     for side in (-1.0, 1.0):
@@ -248,13 +255,25 @@ def _paint_arch(
     for other in sds[1:]:
         sd = np.minimum(sd, other)
     sd = np.maximum(sd, -canal_sd)
-    # Thin posterior elements are mostly cortex: bright through, barely any marrow.
-    inner = np.float32(0.45 * t.cortical + 0.4 * t.cancellous) + np.float32(0.2 * t.cancellous) * (
-        ctx.textures.trabecular.sample(u, v, int(frame.z // 2.0) + 3)
-    )
-    value = np.where(sd > -0.8, np.float32(t.cortical * 0.68), inner)
+    # Posterior elements: a thin cortex around cancellous bone (only the thinnest parts look
+    # solid once the kernel blurs them), with slightly irregular outlines.
+    sd = sd + np.float32(0.45) * ctx.textures.organ.sample(u, v, 13)
+    inner = _cancellous(ctx, u, v, 3) * np.float32(0.9) + np.float32(0.2 * t.cortical)
+    value = np.where(sd > -0.9, np.float32(t.cortical * 0.7), inner)
     ctx.canvas.paint(region, sd, value)
     return sd
+
+
+def _cancellous(ctx: SliceContext, u: F32, v: F32, offset: int) -> F32:
+    """Cancellous bone: coarse trabecular mottling whose strength and mean vary in patches."""
+    t = ctx.tissues
+    key = int(ctx.frame.z // 2.0) + offset
+    trab = ctx.textures.trabecular.sample(u, v, key)
+    patch = ctx.textures.patch.sample(u, v, key // 3)
+    strength = np.clip(np.float32(1.0) + np.float32(0.6) * patch, 0.3, 1.9)
+    base = np.float32(t.cancellous) * (np.float32(1.0) + np.float32(0.12) * patch)
+    result: F32 = base + np.float32(0.25 * t.cancellous + 25.0) * strength * trab
+    return result
 
 
 def _capsule(
@@ -290,7 +309,7 @@ def _spinous_sd(ctx: SliceContext, u: F32, v: F32, z_eff: F32, half: float) -> F
             vk = start + (length - start) * k
             dz = base_z - drop * k - (frame.z + frame.slope * vk)
             if abs(dz) < rz:
-                r = (3.2 + 1.6 * (k > 0.85) + 0.8 * lumbar) * math.sqrt(1.0 - (dz / rz) ** 2)
+                r = (2.8 + 1.6 * (k > 0.85) + 0.8 * lumbar) * math.sqrt(1.0 - (dz / rz) ** 2)
                 inside.append((vk, r))
         if inside:
             radius = max(r for _, r in inside)
@@ -439,6 +458,13 @@ def _paint_canal(
         kind = _RIDGE_HU[sec.ridge.kind]
         hu = {"bone": t.cortical * 0.7, "disc": t.disc + 5.0, "ligament": t.muscle + 12.0}[kind]
         canvas.paint(region, ridge, np.float32(hu))
+    patient = ctx.params.patient
+    if patient.canal_rim > 0:
+        # The wall of the canal is not vertical through a thick slab: its bone shows as a
+        # bright rim that fades toward the centre of the canal.
+        depth = np.maximum(-canal_sd, np.float32(0.0))
+        rim = np.float32(patient.canal_rim) * np.exp(-depth / np.float32(patient.canal_rim_mm))
+        canvas.paint(region, canal_sd, np.float32(t.cortical * 0.6), opacity=rim)
 
 
 def _roots_sd(sec: CanalSection, u: F32, v: F32) -> F32:

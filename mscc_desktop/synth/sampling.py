@@ -50,8 +50,26 @@ def sample_tissues(phase: Phase, rng: np.random.Generator) -> TissueHU:
         lo, hi = non if nc else arterial if art else venous
         return float(u(lo, hi))
 
-    csf = float(u(2.0, 12.0))
     aorta = pick((35, 50), (250, 420), (140, 200))
+    tumour = pick((38, 50), (60, 85), (65, 88))
+    # The canal's contents look brighter on CT than CSF's 0-15 HU: beam hardening inside the
+    # bony ring, partial volume with bone in thick slices, the enhancing epidural venous
+    # plexus. Real staging CTs show a normal canal at 0 to ~75 HU, so the apparent CSF varies
+    # widely, but always stays >= 16 HU below the tumour (the grade must stay visible; the
+    # renderer adds 6 HU of beam hardening to the sac).
+    room = max(tumour - 6.0 - 16.0, 1.0)
+    csf = float(min(u(0.0, 12.0) + u(0.0, 45.0 if not nc else 28.0), room))
+    # Cord-CSF contrast is often invisible on CT: about 45 % of studies show none.
+    cord_gap = float(u(-1.0, 5.0) if rng.random() < 0.45 else u(5.0, 28.0))
+    cord = min(csf + cord_gap, tumour - 12.0)
+    # Epidural fat is a clear dark rim on thin slices of a fatty canal; in most thoracic
+    # canals it is thin, and partial volume with the sac, veins and bone hides it.
+    # Partial volume with the arch also brightens the rim of the canal on thick slices. The
+    # rim stays >= 12 HU below the tumour, so even a thin epidural tumour remains visible.
+    if rng.random() < 0.2:
+        epidural_fat = float(u(-100.0, -50.0))
+    else:
+        epidural_fat = float(min(u(csf - 25.0, csf + 30.0), tumour - 12.0))
     return TissueHU(
         fat=float(u(-112, -88)),
         skin=float(u(15, 40)),
@@ -68,12 +86,12 @@ def sample_tissues(phase: Phase, rng: np.random.Generator) -> TissueHU:
         kidney_medulla=pick((28, 36), (70, 110), (130, 180)),
         bowel_wall=pick((35, 45), (60, 90), (70, 110)),
         csf=csf,
-        cord=csf + float(u(20.0, 30.0)),
+        cord=cord,
         disc=float(u(70, 95)),
         cancellous=float(u(120, 290)),
         cortical=float(u(950, 1300)),
-        tumour=pick((38, 50), (60, 85), (65, 88)),
-        epidural_fat=float(u(-95, -65)),
+        tumour=tumour,
+        epidural_fat=epidural_fat,
         epidural_vein=pick((40, 50), (80, 120), (110, 160)),
         cartilage=float(u(90, 150)),
         marrow=float(u(180, 300)),
@@ -108,11 +126,15 @@ def sample_patient(rng: np.random.Generator) -> PatientParams:
         canal_scale=float(u(0.88, 1.12)),
         cord_scale=float(u(0.9, 1.1)),
         conus_tip_shift=float(u(-0.7, 0.5)),
-        back_pad_mm=float(u(0, 12)),
+        # Mostly a thin mattress; sometimes an immobilisation cushion or a couch overlay
+        # (radiotherapy planning) lifts the back several centimetres off the table.
+        back_pad_mm=float(u(0, 12) if rng.random() < 0.7 else u(20, 100)),
         breast_mm=float(u(8, 38) * size) if female else 0.0,
         lung_gradient_hu=float(u(20, 90)),
         vacuum_disc_levels=vacuum,
         skin_markers=int(rng.integers(2, 5)) if rng.random() < 0.25 else 0,
+        canal_rim=float(u(0.0, 0.15)),
+        canal_rim_mm=float(u(0.6, 1.6)),
     )
 
 
@@ -122,7 +144,9 @@ def sample_scan(
     u = rng.uniform
     width = 2.0 * (140.0 * patient.size + 0.8 * patient.fat_mm)
     lo, hi = (v * 512.0 / config.matrix for v in config.pixel_spacing_range_mm)
-    fov = width + float(u(10, 90))
+    # Diagnostic scans fit the field of view to the body; planning and large-bore scans often
+    # reconstruct the whole 500 mm bore, so the body (and the canal) is small in the image.
+    fov = width + float(u(10, 90) if rng.random() < 0.65 else u(90, 220))
     pixel = float(np.clip(fov / config.matrix, lo, hi))
     spacing = config.slice_spacing_mm
     if spacing is None:
@@ -139,7 +163,8 @@ def sample_scan(
     front = 158.0 * patient.size + 0.9 * patient.fat_mm
     back = 50.0 * patient.size + 0.55 * patient.fat_mm
     canal_y = table - patient.back_pad_mm - back
-    fov_y = canal_y + (back - front) / 2.0 + float(u(-15, 15))
+    # Usually centred on the body; sometimes on the table, leaving the body high in the image.
+    fov_y = canal_y + (back - front) / 2.0 + float(u(-20, 20) if rng.random() < 0.7 else u(20, 80))
     return ScanParams(
         matrix=config.matrix,
         pixel_spacing_mm=round(pixel, 6),
@@ -150,9 +175,9 @@ def sample_scan(
         n_slices=n,
         rescale_intercept=-1024.0 if rng.random() < 0.8 else -1000.0,
         padding_hu=[None, -3024.0, -2048.0, -2000.0][int(rng.choice(4, p=[0.3, 0.35, 0.15, 0.2]))],
-        noise_sd_hu=float(math.exp(u(math.log(6.0), math.log(28.0)))),
-        noise_grain_mm=float(u(1.8, 3.6)),
-        noise_streakiness=float(u(0.0, 0.3)),
+        noise_sd_hu=float(math.exp(u(math.log(7.0), math.log(55.0)))),
+        noise_grain_mm=float(u(1.5, 4.0)),
+        noise_streakiness=float(u(0.0, 0.55)),
         sharpness=float(u(0.3, 0.65)),
         overshoot=float(u(0.0, 0.35)),
         streak_hu=float(u(0.0, 30.0)),

@@ -45,16 +45,18 @@ class Texture:
 
 @dataclass(frozen=True, slots=True)
 class Textures:
-    trabecular: Texture  # cancellous bone: ~1.5 mm mottling
+    trabecular: Texture  # cancellous bone: coarse 2-5 mm mottling (broad spectrum)
     organ: Texture  # parenchyma: soft 4-6 mm mottling
     fat: Texture  # fat strands / fine heterogeneity
     coarse: Texture  # slow variations (lung density, muscle marbling)
+    patch: Texture  # 8-12 mm patches: where trabeculae are dense or sparse
 
     @classmethod
     def create(cls, rng: np.random.Generator) -> Textures:
         return cls(
-            trabecular=Texture(band_pass_tile(rng, 5.0, 0.45), 0.45),
+            trabecular=Texture(band_pass_tile(rng, 7.0, 0.7), 0.5),
             organ=Texture(band_pass_tile(rng, 10.0), 0.5),
             fat=Texture(band_pass_tile(rng, 6.0, 0.6), 0.5),
             coarse=Texture(band_pass_tile(rng, 40.0, 0.6), 1.0),
+            patch=Texture(band_pass_tile(rng, 20.0, 0.6), 0.5),
         )

@@ -10,6 +10,12 @@ on every study of a labelled folder and compares with its labels:
 * high-grade per image: sensitivity and specificity at the model's threshold;
 * high-grade per study: share of studies with a high-grade slice that the model flags.
 
+The pipeline runs once with the canal threshold at 0 (every slice gets its best box, score
+and probabilities, see :func:`collect_predictions`); :func:`acceptance_metrics` then applies
+any :class:`~mscc_desktop.core.findings.Thresholds` exactly as the pipeline would (a slice
+below ``canal_score`` has no canal and no grade). That is how :func:`choose_thresholds` picks
+the decision thresholds on *validation* studies without re-running the networks.
+
 The numbers are what ``scripts/train_shipped_model.py`` writes into the manifest.
 """
 
@@ -18,11 +24,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from mscc_desktop.core.findings import Thresholds, classify
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
 from mscc_desktop.evaluation.agreement import confusion_table, gwet_ac1
@@ -32,82 +41,211 @@ from mscc_desktop.training.study_reader import find_studies, load_study_and_volu
 logger = logging.getLogger(__name__)
 
 
-def evaluate_model_folder(
+@dataclass(frozen=True, slots=True, eq=False)
+class Predictions:
+    """Per labelled slice: truth and the pipeline's raw answer (canal threshold 0).
+
+    ``study`` indexes ``study_names``; ``truth_group`` is -1 where the slice is not graded,
+    ``truth_box`` NaN where no canal was drawn; ``probabilities`` NaN where the pipeline
+    returned no grade.
+    """
+
+    study_names: tuple[str, ...]
+    study: npt.NDArray[np.int64]
+    truth_box: npt.NDArray[np.float64]  # (N, 4)
+    truth_group: npt.NDArray[np.int64]
+    degenerative: npt.NDArray[np.bool_]
+    box: npt.NDArray[np.float64]  # (N, 4), zeros where none
+    score: npt.NDArray[np.float64]
+    probabilities: npt.NDArray[np.float64]  # (N, 3)
+    backend: str
+
+    def __len__(self) -> int:
+        return int(self.study.shape[0])
+
+
+def collect_predictions(
     model_dir: str | os.PathLike[str],
-    data_dir: str | os.PathLike[str],
+    folders: Sequence[Path],
     *,
     backend_choice: str = "onnx-cpu",
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-) -> dict[str, Any]:
-    """Acceptance metrics of the model in ``model_dir`` on the labelled ``data_dir``."""
+) -> Predictions:
+    """Run the model folder through the app's pipeline on each labelled study folder."""
     from mscc_desktop.inference.backends import create_backend, resolve_model
     from mscc_desktop.inference.pipeline import analyse_volume
 
     manifest = resolve_model(Path(model_dir))
     backend = create_backend(manifest, backend_choice)
-    folders = find_studies(data_dir)
-    pred_boxes: list[Sequence[float]] = []
-    scores: list[float] = []
-    true_boxes: list[Sequence[float]] = []
-    truth_groups: list[int] = []
-    pred_groups: list[int] = []
-    study_truth_high: list[bool] = []
-    study_called_high: list[bool] = []
+    raw = Thresholds(manifest.thresholds.high, manifest.thresholds.any_mscc, canal_score=0.0)
+    rows: list[tuple[Any, ...]] = []
     for position, folder in enumerate(folders):
         check_cancel(cancel)
         volume, study = load_study_and_volume(folder)
-        result = analyse_volume(volume, backend, manifest, cancel=cancel)
+        result = analyse_volume(volume, backend, manifest, thresholds=raw, cancel=cancel)
         if result.findings is None:
             raise RuntimeError(f"{folder.name}: the pipeline refused the series")
         by_index = {s.index: s for s in result.findings.slices}
-        any_true_high = False
         for label in study.labels:
             sl = by_index[label.slice_index]
-            if label.box is not None:
-                true_boxes.append(label.box.as_tuple())
-                if sl.box is not None:
-                    pred_boxes.append(sl.box.as_tuple())
-                    scores.append(sl.detection_score)
-                else:
-                    pred_boxes.append((0.0, 0.0, 0.0, 0.0))
-                    scores.append(0.0)
-            if label.group is None or label.degenerative:
-                continue
-            any_true_high |= label.group is GradeGroup.HIGH
-            if label.box is not None:
-                truth_groups.append(label.group.position)
-                called = sl.group if sl.group is not None else GradeGroup.NORMAL
-                pred_groups.append(called.position)
-        study_truth_high.append(any_true_high)
-        study_called_high.append(result.findings.high_grade)
-        report(progress, (position + 1) / len(folders), f"evaluated {folder.name}")
-    detection = detection_metrics(
-        np.asarray(pred_boxes, np.float64), np.asarray(scores), np.asarray(true_boxes, np.float64)
+            rows.append(
+                (
+                    position,
+                    label.box.as_tuple() if label.box is not None else (np.nan,) * 4,
+                    label.group.position if label.group is not None else -1,
+                    label.degenerative,
+                    sl.box.as_tuple() if sl.box is not None else (0.0,) * 4,
+                    sl.detection_score if sl.box is not None else 0.0,
+                    sl.probabilities if sl.probabilities is not None else (np.nan,) * 3,
+                )
+            )
+        report(progress, (position + 1) / len(folders), f"analysed {folder.name}")
+    if not rows:
+        raise ValueError("no labelled slices in the given studies")
+    columns = list(zip(*rows, strict=True))
+    return Predictions(
+        study_names=tuple(f.name for f in folders),
+        study=np.asarray(columns[0], np.int64),
+        truth_box=np.asarray(columns[1], np.float64),
+        truth_group=np.asarray(columns[2], np.int64),
+        degenerative=np.asarray(columns[3], bool),
+        box=np.asarray(columns[4], np.float64),
+        score=np.asarray(columns[5], np.float64),
+        probabilities=np.asarray(columns[6], np.float64),
+        backend=f"{backend.runtime} · {backend.device}",
     )
-    truth = np.asarray(truth_groups, np.int64)
-    pred = np.asarray(pred_groups, np.int64)
+
+
+def called_groups(predictions: Predictions, thresholds: Thresholds) -> npt.NDArray[np.int64]:
+    """The group the app would show per slice (-1: no canal found, so no grade)."""
+    called = np.full(len(predictions), -1, np.int64)
+    for i, (score, probs) in enumerate(
+        zip(predictions.score, predictions.probabilities, strict=True)
+    ):
+        if score >= thresholds.canal_score and score > 0 and np.isfinite(probs).all():
+            called[i] = classify(probs, thresholds).position
+    return called
+
+
+def acceptance_metrics(predictions: Predictions, thresholds: Thresholds) -> dict[str, Any]:
+    """The acceptance numbers of ``predictions`` under ``thresholds`` (see module docstring)."""
+    p = predictions
+    found = p.score >= thresholds.canal_score
+    has_box = ~np.isnan(p.truth_box).any(axis=1)
+    detection = detection_metrics(
+        np.where(found[:, None], p.box, 0.0)[has_box],
+        np.where(found, p.score, 0.0)[has_box],
+        p.truth_box[has_box],
+    )
+    called = called_groups(p, thresholds)
+    graded = (p.truth_group >= 0) & ~p.degenerative & has_box
+    truth = p.truth_group[graded]
+    pred = np.where(called[graded] >= 0, called[graded], GradeGroup.NORMAL.position)
     table = confusion_table(truth, pred, 3)
     high = GradeGroup.HIGH.position
     is_high, called_high = truth == high, pred == high
-    truth_s, called_s = np.asarray(study_truth_high), np.asarray(study_called_high)
+    n_studies = len(p.study_names)
+    study_truth = np.zeros(n_studies, bool)
+    study_called = np.zeros(n_studies, bool)
+    np.logical_or.at(study_truth, p.study[graded], truth == high)
+    np.logical_or.at(study_called, p.study, called == high)
     return {
-        "test_data": str(data_dir),
-        "n_studies": len(folders),
+        "n_studies": n_studies,
         "n_slices_graded": len(truth),
         "canal_ap50": detection["ap50"],
         "canal_found_iou50": detection["found"],
         "canal_mean_iou": detection["mean_iou"],
-        "three_class_ac1": float(gwet_ac1(table).value),
+        "three_class_ac1": float(gwet_ac1(table).value) if len(truth) else 0.0,
         "three_class_accuracy": float(np.mean(truth == pred)) if len(truth) else 0.0,
         "confusion_table": table.tolist(),
         "high_grade_image_sensitivity": _share(called_high[is_high]),
         "high_grade_image_specificity": _share(~called_high[~is_high]),
-        "high_grade_study_sensitivity": _share(called_s[truth_s]),
-        "high_grade_study_specificity": _share(~called_s[~truth_s]),
-        "backend": f"{backend.runtime} · {backend.device}",
+        "high_grade_study_sensitivity": _share(study_called[study_truth]),
+        "high_grade_study_specificity": _share(~study_called[~study_truth]),
+        "thresholds": {
+            "high": thresholds.high,
+            "any_mscc": thresholds.any_mscc,
+            "canal_score": thresholds.canal_score,
+        },
+        "backend": p.backend,
     }
 
 
-def _share(flags: np.ndarray) -> float:
+def choose_thresholds(
+    predictions: Predictions,
+    *,
+    min_sensitivity: float = 0.97,
+    max_canal_score: float = 0.5,
+    canal_recall_loss: float = 0.005,
+) -> Thresholds:
+    """Decision thresholds chosen on *validation* predictions (never on the test set).
+
+    * ``canal_score``: the highest value (at most ``max_canal_score``) that loses at most
+      ``canal_recall_loss`` of the canals found at score > 0 (every axial slice of a spine
+      CT has a canal, so a missed canal is worse than a low-confidence one);
+    * ``high``: the highest P(high) threshold whose per-image high-grade sensitivity is at
+      least ``min_sensitivity`` (the most specific one that keeps the target sensitivity);
+    * ``any_mscc``: the value that maximises three-class Gwet's AC1 given ``high``.
+    """
+    p = predictions
+    has_box = ~np.isnan(p.truth_box).any(axis=1)
+    iou_ok = _iou(p.box, p.truth_box) >= 0.5
+    hits = np.sort(p.score[has_box & iou_ok & (p.score > 0)])
+    canal = max_canal_score
+    if hits.size:
+        allowed = int(np.floor(canal_recall_loss * hits.size))
+        if hits[allowed] < max_canal_score:
+            # Just below that score (rounded down), so the slice that sets it still counts.
+            canal = max(float(np.floor(hits[allowed] * 1000.0) / 1000.0), 0.01)
+    graded = (p.truth_group >= 0) & ~p.degenerative & has_box & (p.score >= canal)
+    graded &= np.isfinite(p.probabilities).all(axis=1)
+    probs, truth = p.probabilities[graded], p.truth_group[graded]
+    high_class = GradeGroup.HIGH.position
+    p_high = probs[:, high_class]
+    positives = np.sort(p_high[truth == high_class])
+    high = 0.5
+    if positives.size:
+        allowed = int(np.floor((1.0 - min_sensitivity) * positives.size))
+        high = float(np.clip(positives[allowed] - 1e-4, 0.05, 0.95))
+    best_any, best_ac1 = 0.5, -np.inf
+    for any_mscc in np.round(np.arange(0.2, 0.91, 0.05), 2):
+        th = Thresholds(high, float(any_mscc), canal)
+        pred = np.asarray([classify(q, th).position for q in probs], np.int64)
+        ac1 = float(gwet_ac1(confusion_table(truth, pred, 3)).value) if len(truth) else 0.0
+        if ac1 > best_ac1 + 1e-9:
+            best_any, best_ac1 = float(any_mscc), ac1
+    return Thresholds(round(high, 4), best_any, canal)
+
+
+def evaluate_model_folder(
+    model_dir: str | os.PathLike[str],
+    data_dir: str | os.PathLike[str],
+    *,
+    backend_choice: str = "onnx-cpu",
+    thresholds: Thresholds | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> dict[str, Any]:
+    """Acceptance metrics of the model in ``model_dir`` on the labelled ``data_dir`` (with
+    the manifest's thresholds unless ``thresholds`` is given)."""
+    from mscc_desktop.inference.backends import resolve_model
+
+    folders = find_studies(data_dir)
+    predictions = collect_predictions(
+        model_dir, folders, backend_choice=backend_choice, progress=progress, cancel=cancel
+    )
+    chosen = thresholds if thresholds is not None else resolve_model(Path(model_dir)).thresholds
+    result = acceptance_metrics(predictions, chosen)
+    result["test_data"] = str(data_dir)
+    return result
+
+
+def _iou(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    from mscc_desktop.training.metrics import box_iou
+
+    return box_iou(a, np.nan_to_num(b))
+
+
+def _share(flags: npt.NDArray[np.bool_]) -> float:
     return float(flags.mean()) if flags.size else float("nan")

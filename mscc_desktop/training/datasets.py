@@ -6,16 +6,18 @@ detector_input`, :func:`~mscc_desktop.inference.preprocess.crop_region`,
 :func:`~mscc_desktop.inference.preprocess.resample`, :func:`~mscc_desktop.inference.preprocess.
 grader_input`), so there is no train/serve skew.
 
-Decoding DICOM and windowing dominate a CPU epoch if done per step, so each study is decoded
-once and cached compactly:
+Decoding DICOM dominates a CPU epoch if done per step, so each study is decoded once and the
+slices a network needs are cached as HU (int16), which is what the HU-domain augmentation of
+:mod:`mscc_desktop.training.augment` works on:
 
-* detector: the ``(3, D, D)`` detector input of each labelled slice as float16 (the only
-  change from inference is fp16 rounding, < 3e-4 on [0, 1]) and its box in detector pixels;
-* grader: a native-resolution uint8 patch of the three windowed images around the canal,
-  big enough for every augmented crop (random resized crop, centre jitter), plus the box in
-  patch pixels. Crops are resampled from it on the fly, exactly as inference crops from the
-  full slice (the patch reaches the slice edge wherever a crop could leave the slice, so edge
-  clamping is identical).
+* detector: each chosen labelled slice at full resolution and its box in slice pixels; a
+  sample is augmented in HU, windowed and pre-processed with :func:`detector_input` per step
+  (un-augmented, it is exactly the inference input);
+* grader: a native-resolution HU patch around the canal, big enough for every augmented crop
+  (random resized crop, centre jitter), plus the box in patch pixels. Crops are windowed and
+  resampled from it on the fly, exactly as inference crops from the full windowed slice (the
+  patch reaches the slice edge wherever a crop could leave the slice, so edge clamping is
+  identical, and windowing commutes with cropping).
 """
 
 from __future__ import annotations
@@ -31,10 +33,21 @@ from mscc_desktop.core.findings import Box
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
 from mscc_desktop.core.windows import window_stack
-from mscc_desktop.inference.preprocess import crop_region, detector_input, grader_input, resample
+from mscc_desktop.inference.preprocess import (
+    SquareFit,
+    crop_region,
+    detector_input,
+    grader_input,
+    resample,
+)
+from mscc_desktop.training.augment import (
+    Augmentation,
+    SliceTransform,
+    augmentation,
+    photometric,
+    random_transform,
+)
 from mscc_desktop.training.configs import GraderConfig
-
-DETECTOR_CHUNK = 16  # slices windowed and resized at a time (bounded float32 memory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,24 +70,49 @@ class LabelledStudy:
     labels: tuple[SliceLabel, ...]
 
 
+def as_int16_hu(hu: npt.NDArray[np.generic]) -> npt.NDArray[np.int16]:
+    """HU as int16 (rounded and clipped): the cache format, half the bytes of float32."""
+    if hu.dtype == np.int16:
+        return np.ascontiguousarray(hu)  # type: ignore[return-value]
+    return np.clip(np.rint(hu), -32768, 32767).astype(np.int16)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class DetectorSamples:
-    """Cached detector inputs: ``images`` float16 ``(K, 3, D, D)``, ``boxes`` ``(K, 4)`` in
-    detector pixels (NaN row when the slice has no canal box)."""
+    """Cached detector slices: ``hu`` int16 ``(row, col)`` each, ``boxes`` ``(K, 4)`` in slice
+    pixels (NaN row when the slice has no canal box), ``size`` the detector input side."""
 
-    images: npt.NDArray[np.float16]
+    hu: tuple[npt.NDArray[np.int16], ...]
     boxes: npt.NDArray[np.float32]
     study_names: tuple[str, ...]
+    size: int
 
     def __len__(self) -> int:
-        return int(self.images.shape[0])
+        return len(self.hu)
+
+    def fit(self, index: int) -> SquareFit:
+        rows, cols = self.hu[index].shape
+        return SquareFit(rows, cols, self.size)
+
+    def detector_boxes(self, indices: Sequence[int]) -> npt.NDArray[np.float32]:
+        """Boxes of ``indices`` in detector pixels (NaN rows kept)."""
+        scales = np.asarray([self.fit(i).scale for i in indices], np.float32)
+        return self.boxes[list(indices)] * scales[:, np.newaxis]
+
+    def inputs(self, indices: Sequence[int]) -> npt.NDArray[np.float32]:
+        """Exactly the inference detector input ``(n, 3, D, D)`` of the given slices."""
+        out = np.empty((len(indices), 3, self.size, self.size), np.float32)
+        for k, index in enumerate(indices):
+            windowed = window_stack(self.hu[index])[np.newaxis]
+            out[k] = detector_input(windowed, size=self.size)[0][0]
+        return out
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class GraderSamples:
-    """Cached grader patches: uint8 ``(W, h, w)`` each, with the canal box in patch pixels."""
+    """Cached grader patches: int16 HU ``(h, w)`` each, with the canal box in patch pixels."""
 
-    patches: tuple[npt.NDArray[np.uint8], ...]
+    patches: tuple[npt.NDArray[np.int16], ...]
     boxes: tuple[Box, ...]
     groups: npt.NDArray[np.int64]  # class index in GROUP_ORDER
     study_names: tuple[str, ...]
@@ -84,6 +122,14 @@ class GraderSamples:
 
     def class_counts(self, n_classes: int = 3) -> list[int]:
         return [int(c) for c in np.bincount(self.groups, minlength=n_classes)]
+
+    def subset(self, indices: Sequence[int]) -> GraderSamples:
+        return GraderSamples(
+            tuple(self.patches[i] for i in indices),
+            tuple(self.boxes[i] for i in indices),
+            self.groups[list(indices)],
+            tuple(self.study_names[i] for i in indices),
+        )
 
 
 def _report(
@@ -101,41 +147,77 @@ def build_detector_samples(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> DetectorSamples:
-    """Detector inputs for every ``slice_stride``-th labelled slice of each study.
+    """HU slices and boxes for every ``slice_stride``-th labelled slice of each study.
 
     Slices whose box is missing are kept as negatives only if the label says the slice was
     looked at (``group`` set) — a slice without a canal teaches the detector to say so.
     """
-    images: list[npt.NDArray[np.float16]] = []
+    slices: list[npt.NDArray[np.int16]] = []
     boxes: list[npt.NDArray[np.float32]] = []
     names: list[str] = []
     for position, study in enumerate(studies):
         check_cancel(cancel)
         chosen = [lab for lab in study.labels[::slice_stride] if lab.box is not None or lab.group]
-        for start in range(0, len(chosen), DETECTOR_CHUNK):
-            chunk = chosen[start : start + DETECTOR_CHUNK]
-            hu = study.hu[[lab.slice_index for lab in chunk]]
-            windowed = np.ascontiguousarray(window_stack(hu).swapaxes(0, 1))
-            tensor, fit = detector_input(windowed, size=size)
-            images.append(tensor.astype(np.float16))
-            for lab in chunk:
-                if lab.box is None:
-                    boxes.append(np.full(4, np.nan, dtype=np.float32))
-                else:
-                    boxes.append(np.asarray(fit.to_detector(lab.box).as_tuple(), np.float32))
-                names.append(study.name)
+        for lab in chosen:
+            slices.append(as_int16_hu(study.hu[lab.slice_index]))
+            if lab.box is None:
+                boxes.append(np.full(4, np.nan, dtype=np.float32))
+            else:
+                boxes.append(np.asarray(lab.box.as_tuple(), np.float32))
+            names.append(study.name)
         _report(progress, position, studies, f"detector cache {study.name}")
-    if not images:
+    if not slices:
         raise ValueError("no labelled slices with a canal box to train the detector on")
-    return DetectorSamples(np.concatenate(images), np.stack(boxes), tuple(names))
+    return DetectorSamples(tuple(slices), np.stack(boxes), tuple(names), size)
+
+
+def detector_sample(
+    samples: DetectorSamples,
+    index: int,
+    augment: Augmentation,
+    rng: np.random.Generator | None,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """One training input ``(3, D, D)`` and its box ``(4,)`` in detector pixels (NaN when the
+    slice has no canal), augmented in HU when ``rng`` is given."""
+    box_row = samples.boxes[index]
+    box = None if np.isnan(box_row).any() else Box(*(float(v) for v in box_row))
+    hu = samples.hu[index]
+    rows, cols = hu.shape
+    fit = samples.fit(index)
+    if rng is None or (augment.geometric is None and augment.photometric is None):
+        image = samples.inputs([index])[0]
+        row = _box_row(box, fit)
+        if rng is not None and rng.random() < augment.flip_probability:
+            # Flip the square detector input itself (padding and all), as before augmentation.
+            image = np.ascontiguousarray(image[:, :, ::-1])
+            row[[0, 2]] = samples.size - row[[2, 0]]
+        return image, row
+    work = hu.astype(np.float32)
+    if augment.geometric is not None:
+        transform = random_transform(rows, cols, box, augment.geometric, rng)
+        work = transform.apply(work)
+        box = transform.box(box) if box is not None else None
+    if augment.photometric is not None:
+        work = photometric(work, augment.photometric, rng)
+    windowed = window_stack(work)[np.newaxis]
+    image = detector_input(windowed, size=samples.size)[0][0]
+    return image, _box_row(box, fit)
+
+
+def _box_row(box: Box | None, fit: SquareFit) -> npt.NDArray[np.float32]:
+    if box is None:
+        return np.full(4, np.nan, dtype=np.float32)
+    return np.asarray(fit.to_detector(box).as_tuple(), np.float32)
 
 
 def patch_half_size(box: Box, config: GraderConfig) -> float:
-    """Half side of a patch that holds every augmented crop around ``box``."""
+    """Half side of a patch that holds every augmented crop around ``box`` (rotated too)."""
     side = max(box.width, box.height)
     half = max(side * (0.5 + config.crop_margin), 4.0)
     stretch = math.sqrt(config.scale_range[1] * max(config.aspect_range[1], 1.0))
-    return half * stretch + config.centre_jitter * side + 2.0
+    angle = math.radians(config.rotation_deg)
+    turn = math.cos(angle) + math.sin(angle)  # a square turned by angle needs this much more
+    return (half * stretch + config.centre_jitter * side) * turn + 2.0
 
 
 def build_grader_samples(
@@ -145,12 +227,12 @@ def build_grader_samples(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> GraderSamples:
-    """Windowed native-resolution patches around the canal of every graded slice.
+    """Native-resolution HU patches around the canal of every graded slice.
 
     Slices flagged degenerative are left out when ``config.exclude_degenerative`` (the paper
     excluded degenerative canal narrowing), as are slices without a box or a grade.
     """
-    patches: list[npt.NDArray[np.uint8]] = []
+    patches: list[npt.NDArray[np.int16]] = []
     boxes: list[Box] = []
     groups: list[int] = []
     names: list[str] = []
@@ -166,7 +248,7 @@ def build_grader_samples(
             half = patch_half_size(lab.box, config)
             x0, x1 = max(0, math.floor(cx - half)), min(cols, math.ceil(cx + half))
             y0, y1 = max(0, math.floor(cy - half)), min(rows, math.ceil(cy + half))
-            patches.append(window_stack(study.hu[lab.slice_index, y0:y1, x0:x1]))
+            patches.append(as_int16_hu(study.hu[lab.slice_index, y0:y1, x0:x1]))
             boxes.append(Box(lab.box.x0 - x0, lab.box.y0 - y0, lab.box.x1 - x0, lab.box.y1 - y0))
             groups.append(lab.group.position)
             names.append(study.name)
@@ -206,22 +288,34 @@ def grader_crop(
     """Normalised ``(W, S, S)`` crop of sample ``index``; augmented when ``rng`` is given.
 
     Without ``rng`` this is exactly :func:`~mscc_desktop.inference.preprocess.grader_input`
-    on the ground-truth box.
+    on the ground-truth box. With it: HU-domain augmentation of the patch (rotation about the
+    patch centre, kernel, noise, calibration; :mod:`~mscc_desktop.training.augment`), then
+    the windows, then the authors' random resized crop, a centre jitter and a flip.
     """
     patch = samples.patches[index]
     box = samples.boxes[index]
     size = config.crop_size
     if rng is None:
         return grader_input(
-            patch[np.newaxis],
+            window_stack(patch)[np.newaxis],
             [box],
             size=size,
             margin=config.crop_margin,
             mean=tuple(mean),
             std=tuple(std),
         )[0]
+    aug = augmentation(config.augmentation)
+    hu = patch.astype(np.float32)
+    if config.rotation_deg > 0 and aug.photometric is not None:
+        rows, cols = hu.shape
+        angle = math.radians(rng.uniform(-config.rotation_deg, config.rotation_deg))
+        turn = SliceTransform(rows, cols, 1.0, angle, (0.0, 0.0), False)
+        hu, box = turn.apply(hu), turn.box(box)
+    if aug.photometric is not None:
+        hu = photometric(hu, aug.photometric, rng)
+    windowed = window_stack(hu)
     region = augmented_region(box, config, rng)
-    crop = resample(patch, out_shape=(size, size), region=region)
+    crop = resample(windowed, out_shape=(size, size), region=region)
     crop *= np.float32(1.0 / 255.0)
     n = crop.shape[0]
     crop -= np.asarray(mean, np.float32).reshape(n, 1, 1)
@@ -238,7 +332,7 @@ def window_statistics(
 
     Uses at most ``limit`` evenly spaced samples: the statistics converge long before that.
     """
-    n_windows = samples.patches[0].shape[0]
+    n_windows = config.n_windows
     indices = np.linspace(0, len(samples) - 1, num=min(limit, len(samples))).round().astype(int)
     zeros, ones = (0.0,) * n_windows, (1.0,) * n_windows
     total = np.zeros(n_windows)

@@ -70,8 +70,9 @@ def build_optimizer(
     *,
     lr: float,
     decay_head: bool = True,
-) -> torch.optim.SGD:
-    """SGD with momentum; the backbone group runs at ``lr * backbone_lr_ratio``.
+) -> torch.optim.Optimizer:
+    """SGD with momentum (or AdamW, ``config.algorithm``); the backbone group runs at
+    ``lr * backbone_lr_ratio``.
 
     Weight decay is not applied to normalisation parameters and biases (1-D tensors), the
     usual practice that keeps batch-norm scales from collapsing toward zero, nor to the head
@@ -91,6 +92,10 @@ def build_optimizer(
             groups.append({"params": no_decay, "lr": rate, "weight_decay": 0.0})
     for group in groups:
         group["initial_lr"] = group["lr"]
+    if config.algorithm == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, betas=(config.momentum, 0.999))
+    if config.algorithm != "sgd":
+        raise ValueError(f"unknown optimiser {config.algorithm!r}: use sgd or adamw")
     return torch.optim.SGD(groups, lr=lr, momentum=config.momentum)
 
 

@@ -1,9 +1,10 @@
 """Train the Faster R-CNN canal detector (``mscc-desktop train detector``).
 
 One process, or several under ``torchrun`` (DDP). Each epoch: a shuffled pass over the cached
-training slices (random horizontal flip), then validation on held-out *studies* with the
-exported top-1 detector (:class:`~mscc_desktop.training.detector_export.CanalDetector`) so the
-numbers describe what ships. ``last.pt`` is written every epoch, ``best.pt`` when validation
+training slices (augmented in HU, see :mod:`~mscc_desktop.training.augment`), then validation
+on held-out *studies* with the exported top-1 detector
+(:class:`~mscc_desktop.training.detector_export.CanalDetector`) so the numbers describe what
+ships. ``last.pt`` is written every epoch, ``best.pt`` when validation
 AP50 (then mean IoU) improves, and a row per epoch goes to ``metrics.csv``.
 """
 
@@ -22,11 +23,13 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 from mscc_desktop.core.tasks import CancelToken, check_cancel
 from mscc_desktop.training import distributed
+from mscc_desktop.training.augment import Augmentation, augmentation
 from mscc_desktop.training.configs import DetectorConfig, detector_config
 from mscc_desktop.training.datasets import (
     DetectorSamples,
     LabelledStudy,
     build_detector_samples,
+    detector_sample,
     split_by_study,
 )
 from mscc_desktop.training.detector_export import CanalDetector
@@ -55,14 +58,19 @@ logger = logging.getLogger(__name__)
 
 
 class DetectorDataset(Dataset[tuple[torch.Tensor, dict[str, torch.Tensor]]]):
-    """Cached detector inputs with a seeded random horizontal flip."""
+    """Cached detector slices, augmented in HU per the config's preset (seeded per epoch)."""
 
     def __init__(
-        self, samples: DetectorSamples, indices: Sequence[int], *, flip_p: float, seed: int
+        self,
+        samples: DetectorSamples,
+        indices: Sequence[int],
+        *,
+        augment: Augmentation,
+        seed: int,
     ) -> None:
         self.samples = samples
         self.indices = list(indices)
-        self.flip_p = flip_p
+        self.augment = augment
         self.seed = seed
         self.epoch = 0
 
@@ -71,19 +79,14 @@ class DetectorDataset(Dataset[tuple[torch.Tensor, dict[str, torch.Tensor]]]):
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         index = self.indices[item]
-        image = torch.from_numpy(self.samples.images[index].astype(np.float32))
-        box = self.samples.boxes[index].copy()
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        if rng.random() < self.flip_p:
-            image = image.flip(-1)
-            size = image.shape[-1]
-            box[[0, 2]] = size - box[[2, 0]]
+        image, box = detector_sample(self.samples, index, self.augment, rng)
         if np.isnan(box).any():
             boxes = torch.zeros((0, 4), dtype=torch.float32)
         else:
             boxes = torch.from_numpy(box).view(1, 4)
         labels = torch.ones((boxes.shape[0],), dtype=torch.int64)
-        return image, {"boxes": boxes, "labels": labels}
+        return torch.from_numpy(image), {"boxes": boxes, "labels": labels}
 
 
 def _collate(
@@ -118,14 +121,14 @@ def evaluate_detector(
     boxes, scores = [], []
     for start in range(0, len(indices), batch_size):
         chunk = list(indices[start : start + batch_size])
-        images = torch.from_numpy(samples.images[chunk].astype(np.float32)).to(device)
+        images = torch.from_numpy(samples.inputs(chunk)).to(device)
         b, s = wrapper(images)
         boxes.append(b.cpu().numpy())
         scores.append(s.cpu().numpy())
     model.train(was_training)
     if not boxes:
         return {"ap50": 0.0, "mean_iou": 0.0, "found": 0.0, "mean_score": 0.0}
-    truth = samples.boxes[list(indices)]
+    truth = samples.detector_boxes(indices)
     return detection_metrics(np.concatenate(boxes), np.concatenate(scores), truth)
 
 
@@ -217,9 +220,10 @@ def _train(
     optimizer = build_optimizer(
         model.backbone.body.parameters(), head, config.optimiser, lr=config.optimiser.lr
     )
-    dataset = DetectorDataset(
-        samples, train_idx, flip_p=config.hflip_probability, seed=options.seed
-    )
+    preset = augmentation(config.augmentation)
+    if preset.geometric is None and preset.flip_probability > 0:
+        preset = replace(preset, flip_probability=config.hflip_probability)
+    dataset = DetectorDataset(samples, train_idx, augment=preset, seed=options.seed)
     sampler: DistributedSampler[int] | RandomSampler
     if context.distributed:
         sampler = DistributedSampler(dataset, seed=options.seed, drop_last=True)

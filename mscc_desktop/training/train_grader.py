@@ -4,8 +4,10 @@ Every step takes a batch of slices and shows each one in all three windows: thre
 per-window batches, each normalised by its own batch-norm set, and the three per-window losses
 (class-weighted cross-entropy + λ·compactness) are summed (:func:`~mscc_desktop.training.cwl.
 cwl_loss`). Crops are the ground-truth canal box with the authors' augmentation (random resized
-crop 0.8-1.2, horizontal flip) plus a centre jitter for detector error. Per-window normalisation
-statistics come from the training crops and travel in the checkpoint to the manifest.
+crop 0.8-1.2, horizontal flip) plus a centre jitter for detector error, a small rotation and
+HU-domain kernel, noise and calibration changes (:mod:`~mscc_desktop.training.augment`).
+Per-window normalisation statistics come from the training crops and travel in the
+checkpoint to the manifest.
 
 Validation runs on held-out studies with un-augmented crops (exactly the inference crop) and
 average fusion of the per-window softmax; ``best.pt`` follows Gwet's AC1, then balanced
@@ -209,12 +211,7 @@ def _train(
     if not val_idx:
         logger.warning("no validation studies: validating on the training slices")
         val_idx = train_idx
-    train_only = GraderSamples(
-        tuple(samples.patches[i] for i in train_idx),
-        tuple(samples.boxes[i] for i in train_idx),
-        samples.groups[train_idx],
-        tuple(samples.study_names[i] for i in train_idx),
-    )
+    train_only = samples.subset(train_idx)
     if checkpoint is not None:
         mean, std = tuple(checkpoint["norm_mean"]), tuple(checkpoint["norm_std"])
         counts = list(checkpoint["class_counts"])

@@ -59,3 +59,34 @@ def test_shipped_model_matches_ground_truth_on_a_generated_study(tmp_path: Path)
             assert any(les.first_slice - 1 <= s.index <= les.last_slice + 1 for les in high_lesions)
     agree = sum(s.group is truth[s.sop_instance_uid] for s in slices if s.canal_found)
     assert agree / max(1, sum(s.canal_found for s in slices)) >= 0.85
+
+
+def test_shipped_manifest_records_evaluation_that_meets_the_targets() -> None:
+    """Issue 4's acceptance, as measured by scripts/train_shipped_model.py on its test set."""
+    folder = models_dir() / DEFAULT_MODEL_ID
+    if not (folder / "manifest.json").is_file():
+        pytest.skip(f"no shipped model in {folder}")
+    from mscc_desktop.inference.backends import resolve_model
+
+    manifest = resolve_model(folder)
+    evaluation = manifest.evaluation
+    assert evaluation["n_studies"] >= 20
+    assert evaluation["test_seed"] not in manifest.training_data.seeds
+    assert evaluation["canal_ap50"] >= 0.98
+    assert evaluation["three_class_ac1"] >= 0.90
+    assert evaluation["high_grade_image_sensitivity"] >= 0.95
+    assert evaluation["high_grade_image_specificity"] >= 0.95
+    assert evaluation["high_grade_study_sensitivity"] >= 0.95
+    # The thresholds evaluated are the ones the app uses.
+    th = manifest.thresholds
+    assert evaluation["thresholds"] == {
+        "high": th.high,
+        "any_mscc": th.any_mscc,
+        "canal_score": th.canal_score,
+    }
+    real = evaluation.get("real_ct_canal_check")
+    if real is not None:
+        assert real["n_slices"] == 28
+        assert real["found_share_iou50"] >= 0.9 and real["n_graded_high"] == 0
+    size = sum(f.stat().st_size for f in models_dir().rglob("*") if f.is_file())
+    assert size <= 40e6

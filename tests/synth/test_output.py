@@ -18,6 +18,8 @@ from mscc_desktop.synth import (
     sample_study,
     write_study,
 )
+from mscc_desktop.synth.output import generate_dataset
+from mscc_desktop.synth.sampling import study_seed
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +146,25 @@ def test_parallel_rendering_gives_the_same_study() -> None:
     parallel = generate_study(params, workers=2)
     assert parallel.hu.tobytes() == serial.hu.tobytes()
     assert parallel.truths == serial.truths
+
+
+def test_training_sets_can_render_a_spread_of_slices(tmp_path: Path) -> None:
+    """``render_slices``: a few slices spread over the whole scan, labelled like any study."""
+    full = GeneratorConfig(matrix=64, slice_spacing_mm=5.0)
+    config = GeneratorConfig(matrix=64, slice_spacing_mm=5.0, render_slices=6)
+    params = sample_study(study_seed(7, 0), full)
+    (folder,) = generate_dataset(tmp_path, 1, 7, config)
+    volume = open_folder(folder / "dicom").volume
+    assert 4 <= volume.hu.shape[0] <= 6
+    z_all = params.scan.z_positions()
+    # From the top of the scan to within one step of its bottom.
+    assert volume.z_mm.max() == pytest.approx(z_all[0])
+    step = -(-len(z_all) // 6)
+    assert volume.z_mm.min() <= z_all[-1] + step * 5.0
+    rows = read_labels_csv(folder / "labels.csv")
+    assert len(rows) == volume.hu.shape[0]
+    alone = generate_study(params, slices=[step])
+    inside = ~alone.padding[0]  # the importer maps padding to air
+    assert np.array_equal(volume.hu[1][inside], alone.hu[0][inside])
+    with pytest.raises(ValueError):
+        GeneratorConfig(render_slices=0)

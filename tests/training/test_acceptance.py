@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mscc_desktop.training.acceptance import evaluate_model_folder
+from mscc_desktop.core.findings import Thresholds
+from mscc_desktop.training.acceptance import (
+    Predictions,
+    acceptance_metrics,
+    choose_thresholds,
+    evaluate_model_folder,
+)
 from mscc_desktop.training.datasets import LabelledStudy
 from mscc_desktop.training.export import export_model
 from tests.training.disk_data import write_study
@@ -30,3 +36,44 @@ def test_acceptance_counts_every_labelled_slice(
     assert result["backend"].startswith("ONNX Runtime")
     with pytest.raises(FileNotFoundError):
         evaluate_model_folder(model, tmp_path / "missing")
+
+
+def _predictions(p_high: list[float], groups: list[int], scores: list[float]) -> Predictions:
+    n = len(groups)
+    box = np.tile([10.0, 10.0, 30.0, 30.0], (n, 1))
+    probs = np.asarray([[1 - p, 0.0, p] for p in p_high])
+    return Predictions(
+        study_names=("a", "b"),
+        study=np.asarray([i % 2 for i in range(n)]),
+        truth_box=box.copy(),
+        truth_group=np.asarray(groups),
+        degenerative=np.zeros(n, bool),
+        box=box,
+        score=np.asarray(scores),
+        probabilities=probs,
+        backend="test",
+    )
+
+
+def test_thresholds_come_from_validation_predictions() -> None:
+    # 40 high-grade slices with P(high) 0.30..0.99 and 60 normal ones with P(high) <= 0.25.
+    high = list(np.linspace(0.30, 0.99, 40))
+    normal = list(np.linspace(0.0, 0.25, 60))
+    scores = [0.9] * 99 + [0.2]  # one weak but correct canal box
+    preds = _predictions(high + normal, [2] * 40 + [0] * 60, scores)
+    chosen = choose_thresholds(preds, min_sensitivity=0.97)
+    # Keeps >= 97 % of the high-grade slices (39 of 40): just below the second-lowest.
+    assert 0.25 < chosen.high <= float(np.sort(high)[1])
+    metrics = acceptance_metrics(preds, chosen)
+    assert metrics["high_grade_image_sensitivity"] >= 0.97
+    assert metrics["high_grade_image_specificity"] == 1.0
+    # Losing at most 0.5 % of found canals means keeping even the weak one here.
+    assert chosen.canal_score <= 0.2
+
+
+def test_a_canal_below_the_threshold_is_neither_found_nor_graded() -> None:
+    preds = _predictions([0.9, 0.9], [2, 2], [0.9, 0.3])
+    metrics = acceptance_metrics(preds, Thresholds(0.5, 0.5, canal_score=0.5))
+    assert metrics["canal_found_iou50"] == 0.5
+    assert metrics["high_grade_image_sensitivity"] == 0.5  # the unfound slice counts as normal
+    assert metrics["high_grade_study_sensitivity"] == 0.5

@@ -27,7 +27,7 @@ def test_top1_box_equals_torchvision_first_detection(
 ) -> None:
     model = _trained(trained_runs["detector"])
     samples = build_detector_samples(tiny_studies[:1], size=64)
-    images = torch.from_numpy(samples.images[:5].astype(np.float32))
+    images = torch.from_numpy(samples.inputs(range(5)))
     wrapper = CanalDetector(model, input_size=64).eval()
     with torch.no_grad():
         boxes, scores = wrapper(images)
@@ -58,10 +58,10 @@ def test_detector_training_step_reduces_the_loss(tiny_studies: list[LabelledStud
     torch.manual_seed(0)
     model = build_detector(detector_config("tiny")).train()
     samples = build_detector_samples(tiny_studies[:1], size=64)
-    images = [torch.from_numpy(im.astype(np.float32)) for im in samples.images[:4]]
+    images = list(torch.from_numpy(samples.inputs(range(4))))
     targets = [
         {"boxes": torch.from_numpy(b).view(1, 4), "labels": torch.ones(1, dtype=torch.int64)}
-        for b in samples.boxes[:4]
+        for b in samples.detector_boxes(range(4))
     ]
     optimiser = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     losses = []
@@ -79,10 +79,12 @@ def test_detector_samples_map_boxes_into_detector_pixels(
 ) -> None:
     study = tiny_studies[0]
     samples = build_detector_samples([study], size=32)  # half the 64-pixel slice
-    assert samples.images.shape == (len(study.labels), 3, 32, 32)
-    assert samples.images.dtype == np.float16
+    assert len(samples) == len(study.labels) and samples.hu[0].dtype == np.int16
+    assert samples.inputs([0, 1]).shape == (2, 3, 32, 32)
     first = study.labels[0].box
     assert first is not None
-    np.testing.assert_allclose(samples.boxes[0], np.asarray(first.as_tuple()) / 2, atol=1e-4)
+    np.testing.assert_allclose(
+        samples.detector_boxes([0])[0], np.asarray(first.as_tuple()) / 2, atol=1e-4
+    )
     with pytest.raises(ValueError):
         build_detector_samples([LabelledStudy("empty", study.hu, ())], size=32)

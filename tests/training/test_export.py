@@ -33,7 +33,7 @@ def exported(trained_runs: dict[str, Path], tmp_path_factory: pytest.TempPathFac
 
 def _images(studies: list[LabelledStudy]) -> np.ndarray:
     samples = build_detector_samples(studies[-1:], size=64)
-    return samples.images[:5].astype(np.float32)
+    return samples.inputs(range(5))
 
 
 def test_onnx_matches_torch_for_any_batch_size(

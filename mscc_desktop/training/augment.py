@@ -1,0 +1,249 @@
+"""Training-time augmentation in the HU domain, before the shared windowing and pre-processing.
+
+The shipped networks learn from synthetic phantoms only; to find the canal on real CT they must
+not depend on what differs between a phantom and a scanner. Every augmentation here acts on
+HU, *before* :func:`~mscc_desktop.core.windows.window_stack` and the inference pre-processing,
+so clipping by the windows behaves exactly as it does on a real scan:
+
+* **calibration**: ``hu * scale + offset`` (scanners and contrast phases differ by tens of HU);
+* **reconstruction kernel**: Gaussian blur (soft kernels, thick slices) or unsharp masking
+  (sharp kernels with edge overshoot);
+* **noise**: additive correlated noise with a CT-like noise power spectrum (zero at DC, a peak
+  at a random grain), louder on wide rows (photon starvation across the shoulders), and
+  optionally streaky (elongated along the rows, as on real thoracic scans);
+* **geometry** (detector): zoom (field of view, pixel spacing), rotation, translation and a
+  left-right flip of the whole slice, with the canal box carried along.
+
+Nothing here runs at inference: :mod:`mscc_desktop.inference.preprocess` is unchanged, and a
+sample drawn without a random generator is exactly the inference input.
+
+Presets (``DetectorConfig.augmentation`` / ``GraderConfig.augmentation``): ``"ct"`` (all of the
+above), ``"flip"`` (horizontal flip only: the behaviour before augmentation existed, and what
+the tiny test configs use) and ``"none"``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.fft
+from scipy import ndimage
+
+from mscc_desktop.core.findings import Box
+
+F32 = npt.NDArray[np.float32]
+AIR_HU = -1024.0
+
+
+@dataclass(frozen=True, slots=True)
+class PhotometricAugment:
+    """HU-domain intensity augmentation; each part applies with its own probability."""
+
+    calibration_probability: float = 0.8
+    hu_scale: tuple[float, float] = (0.9, 1.1)
+    hu_offset: tuple[float, float] = (-40.0, 40.0)
+    noise_probability: float = 0.85
+    noise_sd_hu: tuple[float, float] = (4.0, 55.0)  # drawn log-uniformly
+    noise_grain_px: tuple[float, float] = (1.6, 5.0)  # wavelength of the noise peak
+    streak_probability: float = 0.35
+    blur_probability: float = 0.35
+    blur_sigma_px: tuple[float, float] = (0.4, 1.3)
+    sharpen_probability: float = 0.2
+    sharpen_amount: tuple[float, float] = (0.3, 1.2)
+
+
+@dataclass(frozen=True, slots=True)
+class GeometricAugment:
+    """Whole-slice geometry for the detector (the box is transformed with the image)."""
+
+    probability: float = 0.85
+    zoom: tuple[float, float] = (0.6, 1.35)  # > 1 magnifies (smaller field of view)
+    rotation_deg: float = 15.0
+    shift_fraction: float = 0.15  # of the slice side, each axis
+    hflip_probability: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Augmentation:
+    photometric: PhotometricAugment | None
+    geometric: GeometricAugment | None
+    flip_probability: float = 0.0  # left-right flip when there is no geometric augmentation
+
+
+AUGMENTATIONS: dict[str, Augmentation] = {
+    "ct": Augmentation(PhotometricAugment(), GeometricAugment()),
+    # Grader crops: the same, but the added noise stays below the phantoms' own range (the
+    # grade lives in a few millimetres of 16-60 HU contrast; the generator already draws
+    # scanner noise of 7-55 HU).
+    "ct_light": Augmentation(PhotometricAugment(noise_sd_hu=(3.0, 25.0)), GeometricAugment()),
+    "flip": Augmentation(None, None, flip_probability=0.5),
+    "none": Augmentation(None, None),
+}
+
+
+def augmentation(name: str) -> Augmentation:
+    """The augmentation preset ``name``; ``ValueError`` listing the choices otherwise."""
+    try:
+        return AUGMENTATIONS[name]
+    except KeyError:
+        choices = ", ".join(AUGMENTATIONS)
+        raise ValueError(f"unknown augmentation {name!r}: use {choices}") from None
+
+
+# ------------------------------------------------------------------------------ photometric
+def correlated_noise(
+    shape: tuple[int, int], rng: np.random.Generator, *, grain_px: float, streak: float
+) -> F32:
+    """Unit-variance noise with a CT-like spectrum: a ramp from zero at DC up to a peak at
+    wavelength ``grain_px``, then a fall; ``streak`` (0..1) mixes in energy at low column
+    frequencies over a wide band of row frequencies, i.e. noise elongated along the rows."""
+    rows, cols = shape
+    white = rng.standard_normal((rows, cols), dtype=np.float32)
+    fy = scipy.fft.fftfreq(rows).astype(np.float32)[:, None]
+    fx = scipy.fft.rfftfreq(cols).astype(np.float32)[None, :]
+    f0 = np.float32(1.0 / grain_px)
+    r = np.sqrt(fx * fx + fy * fy) / f0
+    gain = (np.float32(0.08) + r) * np.exp(np.float32(0.5) * (1.0 - r * r))
+    if streak > 0:
+        elongated = np.exp(-((fx / (np.float32(0.12) * f0)) ** 2)) * np.exp(
+            -((fy / (np.float32(2.5) * f0)) ** 2)
+        )
+        gain = np.sqrt((1.0 - streak) * gain * gain + streak * 6.0 * elongated * elongated)
+    noise = scipy.fft.irfft2(scipy.fft.rfft2(white) * gain, s=shape).astype(np.float32)
+    noise /= np.float32(max(float(noise.std()), 1e-6))
+    return noise
+
+
+def _row_gain(hu: F32) -> F32:
+    """Noise gain per row: wider rows of body are noisier (fewer photons get through)."""
+    width = (hu > -400.0).sum(axis=1).astype(np.float32)
+    inside = width[width > 0]
+    if inside.size == 0:
+        return np.ones((hu.shape[0], 1), np.float32)
+    typical = np.float32(max(float(np.median(inside)), 1.0))
+    gain: F32 = np.clip(width / typical, 0.6, 1.8)[:, None].astype(np.float32)
+    return gain
+
+
+def photometric(hu: F32, aug: PhotometricAugment, rng: np.random.Generator) -> F32:
+    """Apply the photometric augmentation to a float32 HU image ``(row, col)`` (returns a new
+    array; the input is not modified)."""
+    out = np.array(hu, dtype=np.float32, copy=True)
+    if rng.random() < aug.blur_probability:
+        out = ndimage.gaussian_filter(out, float(rng.uniform(*aug.blur_sigma_px)), mode="nearest")
+    elif rng.random() < aug.sharpen_probability:
+        smooth = ndimage.gaussian_filter(out, float(rng.uniform(0.8, 1.6)), mode="nearest")
+        out += np.float32(rng.uniform(*aug.sharpen_amount)) * (out - smooth)
+    if rng.random() < aug.noise_probability:
+        lo, hi = aug.noise_sd_hu
+        sd = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+        streak = float(rng.uniform(0.2, 0.7)) if rng.random() < aug.streak_probability else 0.0
+        noise = correlated_noise(
+            (out.shape[0], out.shape[1]),
+            rng,
+            grain_px=float(rng.uniform(*aug.noise_grain_px)),
+            streak=streak,
+        )
+        out += noise * (np.float32(sd) * _row_gain(out))
+    if rng.random() < aug.calibration_probability:
+        out *= np.float32(rng.uniform(*aug.hu_scale))
+        out += np.float32(rng.uniform(*aug.hu_offset))
+    return out
+
+
+# -------------------------------------------------------------------------------- geometric
+@dataclass(frozen=True, slots=True)
+class SliceTransform:
+    """Zoom ``scale`` and rotation ``angle_rad`` about the slice centre, then ``shift_px``
+    (x, y), then an optional left-right flip. Maps input pixel-edge coordinates to output."""
+
+    rows: int
+    cols: int
+    scale: float
+    angle_rad: float
+    shift_px: tuple[float, float]
+    flip: bool
+
+    def _forward(self, x: float, y: float) -> tuple[float, float]:
+        cx, cy = self.cols / 2.0, self.rows / 2.0
+        ca, sa = math.cos(self.angle_rad), math.sin(self.angle_rad)
+        dx, dy = x - cx, y - cy
+        ox = cx + self.shift_px[0] + self.scale * (ca * dx - sa * dy)
+        oy = cy + self.shift_px[1] + self.scale * (sa * dx + ca * dy)
+        return (self.cols - ox if self.flip else ox), oy
+
+    def box(self, box: Box) -> Box:
+        """The axis-aligned box around the transformed canal.
+
+        The canal is close to an ellipse inscribed in its box, so the new box is that
+        rotated ellipse's bounding box (the rotated corners would inflate it).
+        """
+        cx, cy = self._forward(*box.centre)
+        a, b = box.width / 2.0 * self.scale, box.height / 2.0 * self.scale
+        ca, sa = math.cos(self.angle_rad), math.sin(self.angle_rad)
+        hw = math.sqrt((a * ca) ** 2 + (b * sa) ** 2)
+        hh = math.sqrt((a * sa) ** 2 + (b * ca) ** 2)
+        return Box(cx - hw, cy - hh, cx + hw, cy + hh)
+
+    def apply(self, hu: F32) -> F32:
+        """Resample ``hu`` (bilinear, air outside)."""
+        cx, cy = self.cols / 2.0, self.rows / 2.0
+        ca, sa = math.cos(self.angle_rad), math.sin(self.angle_rad)
+        # In (row, col) order the inverse map is input = c + R(-angle) (output - c - shift) / scale
+        # in pixel-edge coordinates; ndimage works on indices (edge - 0.5).
+        matrix = np.array([[ca, -sa], [sa, ca]]) / self.scale
+        out_c = np.array([cy + self.shift_px[1], cx + self.shift_px[0]])
+        in_c = np.array([cy, cx])
+        offset = in_c - matrix @ out_c + matrix @ np.array([0.5, 0.5]) - 0.5
+        result = ndimage.affine_transform(
+            hu,
+            matrix,
+            offset=offset,
+            output_shape=(self.rows, self.cols),
+            order=1,
+            mode="constant",
+            cval=AIR_HU,
+            output=np.float32,
+        )
+        if self.flip:
+            result = np.ascontiguousarray(result[:, ::-1])
+        return np.asarray(result, dtype=np.float32)
+
+
+def random_transform(
+    rows: int,
+    cols: int,
+    box: Box | None,
+    aug: GeometricAugment,
+    rng: np.random.Generator,
+    *,
+    margin_px: float = 4.0,
+) -> SliceTransform:
+    """A random :class:`SliceTransform` that keeps ``box`` inside the slice (retried, else
+    only the flip)."""
+    flip = bool(rng.random() < aug.hflip_probability)
+    identity = SliceTransform(rows, cols, 1.0, 0.0, (0.0, 0.0), flip)
+    if rng.random() >= aug.probability:
+        return identity
+    for _ in range(6):
+        scale = math.exp(rng.uniform(math.log(aug.zoom[0]), math.log(aug.zoom[1])))
+        angle = math.radians(rng.uniform(-aug.rotation_deg, aug.rotation_deg))
+        shift = (
+            float(rng.uniform(-1, 1) * aug.shift_fraction * cols),
+            float(rng.uniform(-1, 1) * aug.shift_fraction * rows),
+        )
+        candidate = SliceTransform(rows, cols, scale, angle, shift, flip)
+        if box is None:
+            return candidate
+        moved = candidate.box(box)
+        if (
+            moved.x0 >= margin_px
+            and moved.y0 >= margin_px
+            and moved.x1 <= cols - margin_px
+            and moved.y1 <= rows - margin_px
+        ):
+            return candidate
+    return identity

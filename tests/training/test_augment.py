@@ -1,0 +1,140 @@
+"""HU-domain training augmentation: boxes follow the image, noise looks like CT noise, and an
+un-augmented sample is exactly the inference input."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from mscc_desktop.core.findings import Box
+from mscc_desktop.core.windows import window_stack
+from mscc_desktop.inference.preprocess import detector_input
+from mscc_desktop.training.augment import (
+    Augmentation,
+    GeometricAugment,
+    PhotometricAugment,
+    SliceTransform,
+    augmentation,
+    correlated_noise,
+    photometric,
+    random_transform,
+)
+from mscc_desktop.training.datasets import (
+    LabelledStudy,
+    SliceLabel,
+    build_detector_samples,
+    detector_sample,
+)
+
+
+def _disc_slice(size: int, cx: float, cy: float, a: float, b: float) -> tuple[np.ndarray, Box]:
+    """Soft tissue with one bright elliptical 'canal' whose box is known exactly."""
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
+    hu = np.full((size, size), 40.0)
+    hu[((cols - cx) / a) ** 2 + ((rows - cy) / b) ** 2 <= 1.0] = 1500.0
+    return hu.astype(np.int16), Box(cx - a, cy - b, cx + a, cy + b)
+
+
+def _bright_bbox(image: np.ndarray, threshold: float) -> Box:
+    rows, cols = np.nonzero(image > threshold)
+    return Box(cols.min(), rows.min(), cols.max() + 1.0, rows.max() + 1.0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_geometric_augmentation_moves_the_box_with_the_canal(seed: int) -> None:
+    hu, box = _disc_slice(128, 60.0, 70.0, 14.0, 9.0)
+    transform = random_transform(
+        128, 128, box, GeometricAugment(probability=1.0), np.random.default_rng(seed)
+    )
+    moved = transform.apply(hu.astype(np.float32))
+    found = _bright_bbox(moved, 770.0)  # half-way between tissue and the disc
+    expected = transform.box(box)
+    assert found.iou(expected) > 0.85, (found, expected)
+
+
+def test_transform_maps_a_point_where_the_image_puts_it() -> None:
+    hu = np.full((100, 120), -1000.0, np.float32)
+    hu[30:34, 80:84] = 1000.0  # a 4-pixel square centred on edge coordinate (82, 32)
+    transform = SliceTransform(100, 120, 1.2, math.radians(10), (-5.0, 7.0), flip=True)
+    moved = transform.apply(hu)
+    rows, cols = np.nonzero(moved > 0)
+    centre = transform.box(Box(80, 30, 84, 34)).centre
+    assert abs(cols.mean() + 0.5 - centre[0]) < 0.6 and abs(rows.mean() + 0.5 - centre[1]) < 0.6
+
+
+def test_the_canal_never_leaves_the_slice() -> None:
+    box = Box(2.0, 50.0, 20.0, 70.0)  # near the left edge
+    aug = GeometricAugment(probability=1.0, shift_fraction=0.4)
+    for seed in range(30):
+        moved = random_transform(128, 128, box, aug, np.random.default_rng(seed)).box(box)
+        assert moved.x0 >= 0 and moved.x1 <= 128 and moved.y0 >= 0 and moved.y1 <= 128
+
+
+def test_noise_has_the_requested_strength_and_a_ct_like_spectrum() -> None:
+    rng = np.random.default_rng(0)
+    noise = correlated_noise((256, 256), rng, grain_px=3.0, streak=0.0)
+    assert abs(noise.std() - 1.0) < 1e-3 and abs(noise.mean()) < 0.02
+    # Correlated, not white: the power peaks near 1/grain and vanishes toward zero frequency.
+    power = np.abs(np.fft.fft2(noise)) ** 2
+    f = np.hypot(*np.meshgrid(np.fft.fftfreq(256), np.fft.fftfreq(256)))
+    bands = np.linspace(0.0, 0.5, 26)
+    radial = [power[(f >= lo) & (f < hi)].mean() for lo, hi in itertools.pairwise(bands)]
+    peak = (bands[int(np.argmax(radial))] + 0.01) * 3.0
+    assert 0.7 < peak < 1.3
+    assert radial[0] < 0.1 * max(radial)
+    streaky = correlated_noise((256, 256), rng, grain_px=3.0, streak=0.7)
+    along = np.corrcoef(streaky[:, :-4].ravel(), streaky[:, 4:].ravel())[0, 1]
+    across = np.corrcoef(streaky[:-4].ravel(), streaky[4:].ravel())[0, 1]
+    assert along > across + 0.2  # streaks run along the rows
+
+
+def test_photometric_augmentation_adds_noise_in_hu_and_leaves_the_input_alone() -> None:
+    hu = np.full((128, 128), 40.0, np.float32)
+    hu[:, :10] = -1000.0
+    original = hu.copy()
+    aug = PhotometricAugment(
+        calibration_probability=0.0,
+        noise_probability=1.0,
+        noise_sd_hu=(30.0, 30.0001),
+        blur_probability=0.0,
+        sharpen_probability=0.0,
+        streak_probability=0.0,
+    )
+    out = photometric(hu, aug, np.random.default_rng(1))
+    assert np.array_equal(hu, original)
+    assert 20.0 < float(out[:, 20:].std()) < 45.0
+    assert abs(float(out[:, 20:].mean()) - 40.0) < 5.0
+
+
+def test_unaugmented_detector_sample_is_the_inference_input() -> None:
+    hu, box = _disc_slice(96, 40.0, 50.0, 8.0, 6.0)
+    study = LabelledStudy("s", hu[np.newaxis], (SliceLabel(0, "1.2.3", box, None),))
+    samples = build_detector_samples([study], size=64)
+    image, row = detector_sample(samples, 0, augmentation("ct"), None)
+    served, fit = detector_input(window_stack(hu[np.newaxis]).swapaxes(0, 1).copy(), size=64)
+    np.testing.assert_array_equal(image, served[0])
+    np.testing.assert_allclose(row, fit.to_detector(box).as_tuple(), atol=1e-5)
+
+
+def test_augmented_detector_samples_vary_and_keep_their_box_on_the_canal() -> None:
+    hu, box = _disc_slice(160, 70.0, 90.0, 12.0, 9.0)
+    study = LabelledStudy("s", hu[np.newaxis], (SliceLabel(0, "1.2.3", box, None),))
+    samples = build_detector_samples([study], size=80)
+    geometric_only = Augmentation(None, GeometricAugment(probability=1.0))
+    images = []
+    for seed in range(4):
+        image, row = detector_sample(samples, 0, geometric_only, np.random.default_rng(seed))
+        found = _bright_bbox(image[0], 0.5)  # bone window: the disc is white, tissue dark
+        assert found.iou(Box(*row)) > 0.7
+        images.append(image)
+    assert not np.allclose(images[0], images[1])
+    noisy, _ = detector_sample(samples, 0, augmentation("ct"), np.random.default_rng(9))
+    assert noisy.shape == images[0].shape and noisy.dtype == np.float32
+
+
+def test_unknown_augmentation_is_refused() -> None:
+    with pytest.raises(ValueError, match="ct"):
+        augmentation("heavy")
