@@ -20,6 +20,7 @@ from PySide6 import QtCore, QtWidgets
 
 from mscc_desktop.core.errors import MsccError
 from mscc_desktop.gui.controller import ReadingController
+from mscc_desktop.gui.dialogs import browse_folder_into, finish_form_dialog
 from mscc_desktop.gui.workers import TaskRunner
 
 
@@ -105,22 +106,10 @@ class ExportDialog(QtWidgets.QDialog):
         form.addRow("Folder", row)
         form.addRow("", self.deidentify_check)
         form.addRow("", self.letter_check)
-        buttons = QtWidgets.QDialogButtonBox(
-            QtWidgets.QDialogButtonBox.StandardButton.Save
-            | QtWidgets.QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
+        finish_form_dialog(self, form, QtWidgets.QDialogButtonBox.StandardButton.Save)
 
     def _browse(self) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(
-            self, "Export into", self.folder_edit.text()
-        )
-        if folder:
-            self.folder_edit.setText(folder)
+        browse_folder_into(self, self.folder_edit, "Export into")
 
     def request(self) -> ExportRequest | None:
         text = self.folder_edit.text().strip()

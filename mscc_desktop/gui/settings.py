@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from mscc_desktop.core.config import DEFAULT_HIGH_GRADE_THRESHOLD, AppConfig
+from mscc_desktop.gui.dialogs import browse_folder_into, finish_form_dialog
 
 BACKEND_LABELS: dict[str, str] = {
     "auto": "Automatic (fastest that works)",
@@ -110,22 +111,10 @@ class SettingsDialog(QtWidgets.QDialog):
         form.addRow("High-grade threshold", self.threshold_spin)
         form.addRow("Export folder", export_row)
         form.addRow("", self.deidentify_check)
-        buttons = QtWidgets.QDialogButtonBox(
-            QtWidgets.QDialogButtonBox.StandardButton.Ok
-            | QtWidgets.QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
+        finish_form_dialog(self, form, QtWidgets.QDialogButtonBox.StandardButton.Ok)
 
     def _browse(self) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(
-            self, "Default export folder", self.export_edit.text()
-        )
-        if folder:
-            self.export_edit.setText(folder)
+        browse_folder_into(self, self.export_edit, "Default export folder")
 
     def settings(self) -> UiSettings:
         return UiSettings(

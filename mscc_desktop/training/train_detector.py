@@ -10,7 +10,6 @@ AP50 (then mean IoU) improves, and a row per epoch goes to ``metrics.csv``.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.utils.data import Dataset
 
 from mscc_desktop.core.tasks import CancelToken, check_cancel
 from mscc_desktop.training import distributed
@@ -30,29 +29,29 @@ from mscc_desktop.training.datasets import (
     LabelledStudy,
     build_detector_samples,
     detector_sample,
-    split_by_study,
 )
 from mscc_desktop.training.detector_export import CanalDetector
 from mscc_desktop.training.engine import (
     BEST_CHECKPOINT,
-    LAST_CHECKPOINT,
-    METRICS_FILE,
-    MetricsLog,
     Progress,
     TrainOptions,
     build_optimizer,
-    load_checkpoint,
     lr_factor,
-    restore_rng_state,
-    rng_state,
-    save_checkpoint,
-    seed_everything,
     set_lr,
-    status_printer,
 )
 from mscc_desktop.training.metrics import detection_metrics
 from mscc_desktop.training.networks import build_detector, freeze_batch_norm, load_init_weights
-from mscc_desktop.training.study_reader import study_source, training_data_summary
+from mscc_desktop.training.run_loop import (
+    end_epoch,
+    epoch_loader,
+    open_run,
+    optimiser_step,
+    resume_counters,
+    set_epoch,
+    train_means,
+    write_summary,
+)
+from mscc_desktop.training.study_reader import training_data_summary
 
 logger = logging.getLogger(__name__)
 
@@ -164,37 +163,16 @@ def _train(
     studies: Sequence[LabelledStudy] | None,
     cancel: CancelToken | None,
 ) -> DetectorRun:
-    out = options.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    if options.threads:
-        torch.set_num_threads(options.threads)
-    resume_from = out / LAST_CHECKPOINT if options.resume else None
-    if resume_from is not None and not resume_from.exists():
-        raise FileNotFoundError(f"--resume: no {LAST_CHECKPOINT} in {out}")
-    checkpoint = load_checkpoint(resume_from, kind="detector") if resume_from else None
     config = _resolve_config(options)
-    seed_everything(options.seed + context.rank)
-
-    source = study_source(
-        options.data_dir,
-        studies,
-        log=status_printer(options.show_progress and context.is_main),
-        cancel=cancel,
-    )
-    if checkpoint is not None:
-        train_names, val_names = checkpoint["split"]["train"], checkpoint["split"]["val"]
-    else:
-        train_names, val_names = split_by_study(
-            source.names, val_fraction=options.val_fraction, seed=options.seed
-        )
+    run = open_run(options, context, studies, cancel, kind="detector")
+    checkpoint = run.checkpoint
     samples = build_detector_samples(
-        source.studies,
+        run.source.studies,
         size=config.input_size,
         slice_stride=options.slice_stride,
         cancel=cancel,
     )
-    train_idx = [i for i, n in enumerate(samples.study_names) if n in set(train_names)]
-    val_idx = [i for i, n in enumerate(samples.study_names) if n in set(val_names)]
+    train_idx, val_idx = run.indices(samples.study_names)
     if not val_idx:
         logger.warning("no validation studies: validating on the training slices")
         val_idx = train_idx
@@ -224,33 +202,19 @@ def _train(
     if preset.geometric is None and preset.flip_probability > 0:
         preset = replace(preset, flip_probability=config.hflip_probability)
     dataset = DetectorDataset(samples, train_idx, augment=preset, seed=options.seed)
-    sampler: DistributedSampler[int] | RandomSampler
-    if context.distributed:
-        sampler = DistributedSampler(dataset, seed=options.seed, drop_last=True)
-    else:
-        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(options.seed))
-    loader = DataLoader(
+    loader, sampler = epoch_loader(
         dataset,
+        options,
+        context,
         batch_size=config.batch_size,
-        sampler=sampler,
-        num_workers=options.workers,
-        collate_fn=_collate,
         drop_last=len(dataset) >= config.batch_size * context.world_size,
-        persistent_workers=options.workers > 0,
+        collate_fn=_collate,
     )
-    steps_per_epoch = max(1, len(loader))
-    total_steps = steps_per_epoch * config.epochs
-    start_epoch, step, best = 0, 0, None
-    metrics_log = MetricsLog(out / METRICS_FILE)
-    if checkpoint is not None:
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        start_epoch, step = checkpoint["epoch"] + 1, checkpoint["step"]
-        best = checkpoint.get("best_metrics")
-        restore_rng_state(checkpoint["rng"])
-        if context.is_main:
-            metrics_log.truncate_after(checkpoint["epoch"] + 1)
+    total_steps = max(1, len(loader)) * config.epochs
+    metrics_log = run.metrics_log()
+    start_epoch, step, best = resume_counters(checkpoint, optimizer, metrics_log, context)
     data_summary = training_data_summary(
-        options.data_dir, source.names, len(samples), train_names, val_names
+        options.data_dir, run.source.names, len(samples), run.train_names, run.val_names
     )
     progress = Progress(
         total=total_steps,
@@ -258,13 +222,11 @@ def _train(
         enabled=options.show_progress and context.is_main,
         desc="detector",
     )
+    lr = config.optimiser.lr
     try:
         for epoch in range(start_epoch, config.epochs):
             dataset.epoch = epoch
-            if isinstance(sampler, DistributedSampler):
-                sampler.set_epoch(epoch)
-            else:
-                sampler.generator = torch.Generator().manual_seed(options.seed * 1000 + epoch)
+            set_epoch(sampler, options.seed, epoch)
             net.train()
             if frozen_norm:
                 freeze_batch_norm(model)
@@ -275,66 +237,52 @@ def _train(
                 images = [im.to(context.device) for im in images]
                 targets = [{k: v.to(context.device) for k, v in t.items()} for t in targets]
                 losses = net(images, targets)
-                total = sum(losses.values())
-                optimizer.zero_grad(set_to_none=True)
-                total.backward()  # type: ignore[union-attr]
-                if config.optimiser.grad_clip_norm:
-                    torch.nn.utils.clip_grad_norm_(
-                        model.parameters(), config.optimiser.grad_clip_norm
-                    )
-                optimizer.step()
+                total: torch.Tensor = sum(losses.values())  # type: ignore[assignment]
+                optimiser_step(
+                    optimizer, total, model.parameters(), config.optimiser.grad_clip_norm
+                )
                 step += 1
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + float(v.detach())
-                sums["loss"] = sums.get("loss", 0.0) + float(total.detach())  # type: ignore[union-attr]
-                progress.step(epoch=epoch + 1, loss=float(total.detach()), lr=lr)  # type: ignore[union-attr]
-            n_steps = max(1, len(loader))
-            train_means = {
-                k: distributed.mean_across(v / n_steps, context) for k, v in sums.items()
-            }
+                sums["loss"] = sums.get("loss", 0.0) + float(total.detach())
+                progress.step(epoch=epoch + 1, loss=float(total.detach()), lr=lr)
+            means = train_means(sums, len(loader), context)
             if context.is_main:
                 val = evaluate_detector(
                     model, samples, val_idx, config=config, device=context.device
                 )
-                improved = best is None or (val["ap50"], val["mean_iou"]) > (
-                    best["ap50"],
-                    best["mean_iou"],
-                )
+                score = (val["ap50"], val["mean_iou"])
+                improved = best is None or score > (best["ap50"], best["mean_iou"])
                 if improved:
                     best = val
-                row = {"epoch": epoch + 1, "step": step, "lr": lr, "elapsed_s": progress.elapsed_s}
-                row.update({f"train_{k}": v for k, v in train_means.items()})
-                row.update({f"val_{k}": v for k, v in val.items()})
-                metrics_log.append(row)
-                progress.write(
-                    f"epoch {epoch + 1}/{config.epochs}: loss {train_means['loss']:.4f}, "
-                    f"val AP50 {val['ap50']:.3f}, IoU {val['mean_iou']:.3f}"
-                    + (" (best)" if improved else "")
+                end_epoch(
+                    run,
+                    epoch=epoch,
+                    step=step,
+                    lr=lr,
+                    progress=progress,
+                    metrics_log=metrics_log,
+                    means=means,
+                    val=val,
+                    improved=improved,
+                    payload={
+                        "kind": "detector",
+                        "config": config.to_dict(),
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "best_metrics": best,
+                        "seed": options.seed,
+                        "world_size": context.world_size,
+                        "frozen_norm": frozen_norm,
+                        "training_data": data_summary,
+                    },
+                    message=f"epoch {epoch + 1}/{config.epochs}: loss {means['loss']:.4f}, "
+                    f"val AP50 {val['ap50']:.3f}, IoU {val['mean_iou']:.3f}",
                 )
-                payload = {
-                    "kind": "detector",
-                    "config": config.to_dict(),
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "epoch": epoch,
-                    "step": step,
-                    "best_metrics": best,
-                    "val_metrics": val,
-                    "split": {"train": list(train_names), "val": list(val_names)},
-                    "seed": options.seed,
-                    "world_size": context.world_size,
-                    "frozen_norm": frozen_norm,
-                    "rng": rng_state(),
-                    "training_data": data_summary,
-                }
-                save_checkpoint(out / LAST_CHECKPOINT, payload)
-                if improved:
-                    save_checkpoint(out / BEST_CHECKPOINT, payload)
             distributed.barrier(context)
     finally:
         progress.close()
-    if context.is_main and best is not None:
-        (out / "summary.json").write_text(
-            json.dumps({"kind": "detector", "config": config.to_dict(), "best": best}, indent=2)
-        )
+    if context.is_main:
+        write_summary(run.out, "detector", config.to_dict(), best)
+    out = run.out
     return DetectorRun(out, out / BEST_CHECKPOINT, dict(best or {}), config.epochs - start_epoch)

@@ -16,7 +16,6 @@ accuracy.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -25,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.utils.data import Dataset
 
 from mscc_desktop.core.tasks import CancelToken, check_cancel
 from mscc_desktop.inference.backend import fuse_windows
@@ -37,29 +36,29 @@ from mscc_desktop.training.datasets import (
     LabelledStudy,
     build_grader_samples,
     grader_crop,
-    split_by_study,
     window_statistics,
 )
 from mscc_desktop.training.engine import (
     BEST_CHECKPOINT,
-    LAST_CHECKPOINT,
-    METRICS_FILE,
-    MetricsLog,
     Progress,
     TrainOptions,
     build_optimizer,
-    load_checkpoint,
     lr_factor,
-    restore_rng_state,
-    rng_state,
-    save_checkpoint,
-    seed_everything,
     set_lr,
-    status_printer,
 )
 from mscc_desktop.training.metrics import grading_metrics
 from mscc_desktop.training.networks import load_init_weights
-from mscc_desktop.training.study_reader import study_source, training_data_summary
+from mscc_desktop.training.run_loop import (
+    end_epoch,
+    epoch_loader,
+    open_run,
+    optimiser_step,
+    resume_counters,
+    set_epoch,
+    train_means,
+    write_summary,
+)
+from mscc_desktop.training.study_reader import training_data_summary
 
 logger = logging.getLogger(__name__)
 
@@ -181,33 +180,11 @@ def _train(
     studies: Sequence[LabelledStudy] | None,
     cancel: CancelToken | None,
 ) -> GraderRun:
-    out = options.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    if options.threads:
-        torch.set_num_threads(options.threads)
-    resume_from = out / LAST_CHECKPOINT if options.resume else None
-    if resume_from is not None and not resume_from.exists():
-        raise FileNotFoundError(f"--resume: no {LAST_CHECKPOINT} in {out}")
-    checkpoint = load_checkpoint(resume_from, kind="grader") if resume_from else None
     config = _resolve_config(options)
-    seed_everything(options.seed + context.rank)
-
-    source = study_source(
-        options.data_dir,
-        studies,
-        log=status_printer(options.show_progress and context.is_main),
-        cancel=cancel,
-    )
-    if checkpoint is not None:
-        train_names, val_names = checkpoint["split"]["train"], checkpoint["split"]["val"]
-    else:
-        train_names, val_names = split_by_study(
-            source.names, val_fraction=options.val_fraction, seed=options.seed
-        )
-    train_set, val_set = set(train_names), set(val_names)
-    samples = build_grader_samples(source.studies, config, cancel=cancel)
-    train_idx = [i for i, n in enumerate(samples.study_names) if n in train_set]
-    val_idx = [i for i, n in enumerate(samples.study_names) if n in val_set]
+    run = open_run(options, context, studies, cancel, kind="grader")
+    checkpoint = run.checkpoint
+    samples = build_grader_samples(run.source.studies, config, cancel=cancel)
+    train_idx, val_idx = run.indices(samples.study_names)
     if not val_idx:
         logger.warning("no validation studies: validating on the training slices")
         val_idx = train_idx
@@ -240,33 +217,19 @@ def _train(
     val_dataset = GraderDataset(
         samples, val_idx, config, mean=mean, std=std, augment=False, seed=options.seed
     )
-    sampler: DistributedSampler[int] | RandomSampler
-    if context.distributed:
-        sampler = DistributedSampler(dataset, seed=options.seed, drop_last=True)
-    else:
-        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(options.seed))
-    loader = DataLoader(
+    loader, sampler = epoch_loader(
         dataset,
+        options,
+        context,
         batch_size=config.batch_size,
-        sampler=sampler,
-        num_workers=options.workers,
         # BN needs >1 sample per window batch: drop a ragged last batch when there are enough
         drop_last=len(dataset) >= 2 * config.batch_size * context.world_size,
-        persistent_workers=options.workers > 0,
     )
-    steps_per_epoch = max(1, len(loader))
-    total_steps = steps_per_epoch * config.epochs
-    start_epoch, step, best = 0, 0, None
-    metrics_log = MetricsLog(out / METRICS_FILE)
-    if checkpoint is not None:
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        start_epoch, step = checkpoint["epoch"] + 1, checkpoint["step"]
-        best = checkpoint.get("best_metrics")
-        restore_rng_state(checkpoint["rng"])
-        if context.is_main:
-            metrics_log.truncate_after(checkpoint["epoch"] + 1)
+    total_steps = max(1, len(loader)) * config.epochs
+    metrics_log = run.metrics_log()
+    start_epoch, step, best = resume_counters(checkpoint, optimizer, metrics_log, context)
     data_summary = training_data_summary(
-        options.data_dir, source.names, len(samples), train_names, val_names
+        options.data_dir, run.source.names, len(samples), run.train_names, run.val_names
     )
     progress = Progress(
         total=total_steps,
@@ -278,10 +241,7 @@ def _train(
     try:
         for epoch in range(start_epoch, config.epochs):
             dataset.epoch = epoch
-            if isinstance(sampler, DistributedSampler):
-                sampler.set_epoch(epoch)
-            else:
-                sampler.generator = torch.Generator().manual_seed(options.seed * 1000 + epoch)
+            set_epoch(sampler, options.seed, epoch)
             net.train()
             sums = {"loss": 0.0, "ce": 0.0, "compactness": 0.0, "accuracy": 0.0}
             for crops, target in loader:
@@ -298,13 +258,7 @@ def _train(
                     compactness_weight=config.compactness_weight,
                     feature_dim=model.feature_dim,
                 )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.optimiser.grad_clip_norm:
-                    torch.nn.utils.clip_grad_norm_(
-                        model.parameters(), config.optimiser.grad_clip_norm
-                    )
-                optimizer.step()
+                optimiser_step(optimizer, loss, model.parameters(), config.optimiser.grad_clip_norm)
                 step += 1
                 fused = torch.softmax(logits.detach(), dim=-1).mean(dim=1)
                 acc = float((fused.argmax(dim=1) == target).float().mean())
@@ -312,51 +266,44 @@ def _train(
                     sums[key] += float(value.detach())
                 sums["accuracy"] += acc
                 progress.step(epoch=epoch + 1, loss=float(loss.detach()), acc=acc, lr=lr)
-            n_steps = max(1, len(loader))
-            train_means = {
-                k: distributed.mean_across(v / n_steps, context) for k, v in sums.items()
-            }
+            means = train_means(sums, len(loader), context)
             if context.is_main:
                 val = evaluate_grader(model, val_dataset, device=context.device)
                 score = (val["ac1"], val["balanced_accuracy"])
                 improved = best is None or score > (best["ac1"], best["balanced_accuracy"])
                 if improved:
                     best = val
-                row = {"epoch": epoch + 1, "step": step, "lr": lr, "elapsed_s": progress.elapsed_s}
-                row.update({f"train_{k}": v for k, v in train_means.items()})
-                row.update({f"val_{k}": v for k, v in val.items()})
-                metrics_log.append(row)
-                progress.write(
-                    f"epoch {epoch + 1}/{config.epochs}: loss {train_means['loss']:.4f}, "
-                    f"val AC1 {val['ac1']:.3f}, balanced accuracy {val['balanced_accuracy']:.3f}"
-                    + (" (best)" if improved else "")
+                end_epoch(
+                    run,
+                    epoch=epoch,
+                    step=step,
+                    lr=lr,
+                    progress=progress,
+                    metrics_log=metrics_log,
+                    means=means,
+                    val=val,
+                    improved=improved,
+                    payload={
+                        "kind": "grader",
+                        "config": replace(config, feature_dim=model.feature_dim).to_dict(),
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "best_metrics": best,
+                        "norm_mean": list(mean),
+                        "norm_std": list(std),
+                        "class_counts": counts,
+                        "seed": options.seed,
+                        "world_size": context.world_size,
+                        "training_data": data_summary,
+                    },
+                    message=f"epoch {epoch + 1}/{config.epochs}: loss {means['loss']:.4f}, "
+                    f"val AC1 {val['ac1']:.3f}, balanced accuracy "
+                    f"{val['balanced_accuracy']:.3f}",
                 )
-                payload = {
-                    "kind": "grader",
-                    "config": replace(config, feature_dim=model.feature_dim).to_dict(),
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "epoch": epoch,
-                    "step": step,
-                    "best_metrics": best,
-                    "val_metrics": val,
-                    "norm_mean": list(mean),
-                    "norm_std": list(std),
-                    "class_counts": counts,
-                    "split": {"train": list(train_names), "val": list(val_names)},
-                    "seed": options.seed,
-                    "world_size": context.world_size,
-                    "rng": rng_state(),
-                    "training_data": data_summary,
-                }
-                save_checkpoint(out / LAST_CHECKPOINT, payload)
-                if improved:
-                    save_checkpoint(out / BEST_CHECKPOINT, payload)
             distributed.barrier(context)
     finally:
         progress.close()
-    if context.is_main and best is not None:
-        (out / "summary.json").write_text(
-            json.dumps({"kind": "grader", "config": config.to_dict(), "best": best}, indent=2)
-        )
+    if context.is_main:
+        write_summary(run.out, "grader", config.to_dict(), best)
+    out = run.out
     return GraderRun(out, out / BEST_CHECKPOINT, dict(best or {}), config.epochs - start_epoch)
