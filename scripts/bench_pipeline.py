@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slices", type=int, default=120)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, help="default: the app's")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--baseline-slices", type=int, help="time the baseline on N slices")
@@ -415,6 +415,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefetch", choices=("on", "off"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.prefetch = {None: None, "on": True, "off": False}[args.prefetch]
+    if args.batch_size is None:  # children always get it explicitly (no import in them)
+        from mscc_desktop.inference.pipeline import DEFAULT_BATCH_SIZE
+
+        args.batch_size = DEFAULT_BATCH_SIZE
 
     if args.child:
         row = child_baseline(args) if args.child == "baseline" else child_backend(args)

@@ -51,6 +51,7 @@ and warnings to stderr. Nothing is ever written inside PATH.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mscc_desktop.inference.backends import BACKEND_CHOICES
+    from mscc_desktop.inference.pipeline import DEFAULT_BATCH_SIZE
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
@@ -69,7 +70,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", metavar="ID_OR_DIR", help="model id or model folder (default: shipped model)"
     )
     parser.add_argument(
-        "--batch-size", type=int, default=8, metavar="N", help="slices per inference batch"
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="slices per inference batch",
     )
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: cores)")
     parser.add_argument(

@@ -45,7 +45,11 @@ from mscc_desktop.inference.preprocess import SquareFit, detector_input, grader_
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 8
+# Slices per detector call. On the 2-core CPU the compact detector ran 120 slices in 1.66 /
+# 1.72 / 1.89 / 2.31 s at batch 2 / 4 / 8 / 16 (scripts/bench_pipeline.py --batch-size, trained
+# weights): small batches stay in cache, and 4 keeps the preparation of the next batch
+# overlapped with inference.
+DEFAULT_BATCH_SIZE = 4
 
 
 @dataclass(frozen=True, slots=True)
