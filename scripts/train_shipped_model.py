@@ -24,7 +24,9 @@ run picks up where it stopped; training itself resumes from ``last.pt``):
    and written into the manifest.
 5. The exported model runs through the app's own pipeline on the test studies
    (:func:`mscc_desktop.training.acceptance.evaluate_model_folder`); the numbers go into the
-   manifest (``evaluation``) and ``--work/evaluation.json``.
+   manifest (``evaluation``) and ``--work/evaluation.json``. Then ``mscc-desktop evaluate
+   --model --write-manifest`` adds the paper's statistics with CIs (``paper_statistics``) and
+   writes its tables to ``--work/paper-tables``.
 6. With ``--real-data DIR`` (default: ``$MSCC_REAL_DATA``) the model also runs on the
    hand-labelled real CT slices (``tests/data/real_canal_boxes``, see
    ``scripts/eval_real_canal.py``) and that summary, overall and per subset, goes into the
@@ -324,7 +326,7 @@ def main() -> int:
 
     print("\n=== evaluate on the held-out test studies", flush=True)
     wall, cpu = time.perf_counter(), _cpu_seconds()
-    from mscc_desktop.inference.manifest import update_model_folder
+    from mscc_desktop.inference.manifest import load_model_folder, update_model_folder
     from mscc_desktop.training.acceptance import evaluate_model_folder
 
     evaluation = evaluate_model_folder(args.out, work / "test")
@@ -336,6 +338,12 @@ def main() -> int:
         wall, cpu = time.perf_counter(), _cpu_seconds()
         evaluation["real_ct_canal_check"] = real_canal_summary(args.out, args.real_data)
         clock.record("real-CT check", wall, cpu)
+    # The paper's statistics with their CIs, by the same command a site would run on its own
+    # labelled studies (it records them in the manifest as "paper_statistics").
+    _run([*_cli(), "evaluate", "--model", str(work / "test"), "--model-id", str(args.out),
+          "--backend", "onnx-cpu", "--write-manifest", "--out", str(work / "paper-tables")],
+         clock, "paper statistics")  # fmt: skip
+    evaluation["paper_statistics"] = load_model_folder(args.out).evaluation["paper_statistics"]
     clock.wall["total"] = round(time.perf_counter() - total_wall, 1)
     clock.cpu["total"] = round(_cpu_seconds() - total_cpu, 1)
     evaluation["recipe_seconds"] = clock.wall

@@ -95,6 +95,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--no-pdf", action="store_true", help="skip the PDF")
+    parser.add_argument(
+        "--write-manifest",
+        action="store_true",
+        help="with --model: record the model's results (AC1, sensitivity, specificity, AUC, "
+        "per study, with CIs) in its manifest's evaluation block, as 'paper_statistics'",
+    )
 
 
 def _reader_spec(spec: str) -> tuple[str, Path]:
@@ -173,6 +179,21 @@ def _print_summary(report: EvaluationReport, written: list[Path]) -> None:
         print(f"wrote {path}")
 
 
+def _write_manifest(report: EvaluationReport, args: argparse.Namespace) -> None:
+    """Merge the model's summary into its manifest (other evaluation entries are kept)."""
+    from mscc_desktop.evaluation.summary import reader_summary
+    from mscc_desktop.inference.backends import resolve_model
+    from mscc_desktop.inference.manifest import update_model_folder
+
+    manifest = resolve_model(args.model_id)
+    assert manifest.folder is not None
+    summary = reader_summary(report, args.model_name)
+    summary["data"] = Path(args.model).resolve().name
+    evaluation = {**manifest.evaluation, "paper_statistics": summary}
+    updated = update_model_folder(manifest.folder, evaluation=evaluation)
+    print(f"recorded in {updated.folder / 'manifest.json'} (model sha256 {updated.short_sha})")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.reference is None and args.model is None:
         raise EvaluationInputError(
@@ -193,6 +214,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.bootstrap < 1:
         raise EvaluationInputError("--bootstrap must be at least 1")
+    if args.write_manifest and args.model is None:
+        raise EvaluationInputError(
+            "--write-manifest needs --model (it records the model's results)"
+        )
 
     report = evaluate_predictions(
         reference,
@@ -202,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
         n_resamples=args.bootstrap,
         seed=args.seed,
     )
+    if args.write_manifest:
+        _write_manifest(report, args)
     if args.out is None:
         print(markdown_report(report))
         return 0

@@ -152,3 +152,55 @@ def test_model_without_pipeline_says_not_available(
     monkeypatch.setattr(importlib.util, "find_spec", no_pipeline)
     assert main(["evaluate", "--model", str(data)]) == 1
     assert "--model is not available yet" in capsys.readouterr().err
+
+
+def test_model_on_generated_studies_writes_its_statistics_into_the_manifest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole --model path: the pipeline runs a real (tiny, random-weight) ONNX model on
+    generated DICOM studies, and --write-manifest records the results, still verifiable."""
+    pytest.importorskip("torch")
+    from mscc_desktop.inference.backends import resolve_model
+    from mscc_desktop.synth import GeneratorConfig
+    from mscc_desktop.synth.output import generate_dataset
+    from tests.installer.model_folder import tiny_default_model
+
+    data = tmp_path / "data"
+    generate_dataset(data, 2, 7, GeneratorConfig(matrix=128, max_slices=6), workers=1)
+    model = tiny_default_model(tmp_path / "models")
+    before = resolve_model(model)
+    n_labels = sum(
+        len((study / "labels.csv").read_text().splitlines()) - 1
+        for study in data.iterdir()
+        if (study / "labels.csv").is_file()
+    )
+    out = tmp_path / "out"
+    argv = ["evaluate", "--model", str(data), "--model-id", str(model), "--backend", "onnx-cpu"]
+    argv += ["--write-manifest", "--bootstrap", "20", "--out", str(out), "--no-pdf"]
+    assert main(argv) == 0
+    assert "recorded in" in capsys.readouterr().out
+    assert (out / "model_readings.csv").is_file()
+    after = resolve_model(model)  # checksums still verify
+    assert after.model_sha256 != before.model_sha256
+    stats = after.evaluation["paper_statistics"]
+    assert stats["data"] == "data" and stats["n_studies"] == 2
+    assert 0 < stats["n_images"] <= n_labels
+    for key in ("three_class_ac1", "three_class_kappa"):
+        low, value, high = (stats[key][k] for k in ("ci_low", "value", "ci_high"))
+        assert low <= value <= high
+    per_study = stats["high_grade_per_study"]
+    assert set(per_study) == {"sensitivity", "specificity", "auc", "tp_fn_tn_fp"}
+    assert sum(per_study["tp_fn_tn_fp"]) == 2
+    assert sum(map(sum, stats["three_class_table"])) == stats["n_images"]
+    # Entries written by the training recipe are kept.
+    assert {k: v for k, v in after.evaluation.items() if k != "paper_statistics"} == dict(
+        before.evaluation
+    )
+
+
+def test_write_manifest_needs_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref, rad, _ = _write_inputs(tmp_path)
+    assert (
+        main(["evaluate", "--reference", str(ref), "--reader", f"R={rad}", "--write-manifest"]) == 1
+    )
+    assert "--write-manifest needs --model" in capsys.readouterr().err
