@@ -52,7 +52,7 @@ def _real_probabilities(model_dir: Path, real_data: Path) -> np.ndarray:
     manifest = resolve_model(model_dir)
     backend = create_backend(manifest, "onnx-cpu")
     model = model_settings(manifest)
-    rows = []
+    rows, windows = [], []
     for labelled in labelled_real_slices(ROOT / "tests" / "data" / "real_canal_boxes", real_data):
         series = pick_series(scan_folder(labelled.dicom_path, min_slices=1).series).chosen
         assert series is not None, labelled.name
@@ -65,7 +65,13 @@ def _real_probabilities(model_dir: Path, real_data: Path) -> np.ndarray:
             mean=model.grader_mean,
             std=model.grader_std,
         )
-        rows.append(fuse_windows(backend.grade(crops))[0])
+        per_window = backend.grade(crops)
+        windows.append(per_window[0])
+        rows.append(fuse_windows(per_window)[0])
+    for index, preset in enumerate(model.presets):
+        print(
+            _line(f"real CT, {preset.value} window alone", np.asarray([w[index] for w in windows]))
+        )
     return np.asarray(rows)
 
 
