@@ -16,7 +16,7 @@ from typing import Any
 from mscc_desktop.core.grades import BilskyGrade
 
 GENERATOR_NAME = "mscc-desktop synth"
-GENERATOR_VERSION = "1.2.0"
+GENERATOR_VERSION = "1.1.0"
 
 
 class Phase(StrEnum):

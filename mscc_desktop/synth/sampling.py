@@ -268,10 +268,7 @@ class _DiseasePlanner:
                     break
                 epidural.append(lesion)
                 counts += self._predict(lesion)
-        # Bone metastases without epidural disease are common (and every epidural lesion
-        # brings its own bone lesion): without many of them in normal slices a grader learns
-        # "abnormal bone means MSCC".
-        bone = self._bone_only(diseased or rng.random() < 0.7)
+        bone = self._bone_only(diseased or rng.random() < 0.5)
         wants_mimic = rng.random() < config.degenerative_rate
         degenerative = self._degenerative() if wants_mimic and self.levels else ()
         return tuple(epidural), bone, degenerative
@@ -363,8 +360,8 @@ class _DiseasePlanner:
         rng = self.rng
         if not cancer or not self.levels:
             return ()
-        diffuse = rng.random() < 0.2
-        n = int(rng.integers(8, 16)) if diffuse else int(rng.integers(1, 7))
+        diffuse = rng.random() < 0.12
+        n = int(rng.integers(8, 16)) if diffuse else int(rng.integers(0, 4))
         lesions = []
         for _ in range(n):
             index = int(rng.choice(self.levels))

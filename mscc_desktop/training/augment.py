@@ -53,9 +53,6 @@ class PhotometricAugment:
     blur_sigma_px: tuple[float, float] = (0.4, 1.3)
     sharpen_probability: float = 0.2
     sharpen_amount: tuple[float, float] = (0.3, 1.2)
-    bone_texture_probability: float = 0.5
-    bone_texture_hu: tuple[float, float] = (40.0, 250.0)
-    bone_texture_px: tuple[float, float] = (1.5, 6.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,32 +128,10 @@ def _row_gain(hu: F32) -> F32:
     return gain
 
 
-BONE_FROM_HU = 150.0  # where bone texture starts to be perturbed (fully from 300 HU)
-
-
-def bone_texture(hu: F32, rng: np.random.Generator, *, amplitude_hu: float, scale_px: float) -> F32:
-    """Coarse random mottling inside bone. Real vertebrae show coarse trabeculae, bone
-    islands, degenerative sclerosis and patchy marrow that the phantoms' fine texture lacks,
-    while the phantoms' only coarse bone heterogeneity is metastasis, which travels with
-    epidural disease: randomising bone texture keeps it from standing in for the grade."""
-    weight = np.clip((hu - np.float32(BONE_FROM_HU)) / np.float32(BONE_FROM_HU), 0.0, 1.0)
-    field = ndimage.gaussian_filter(rng.standard_normal(hu.shape, dtype=np.float32), scale_px)
-    field /= np.float32(max(float(field.std()), 1e-6))
-    out: F32 = hu + weight * field * np.float32(amplitude_hu)
-    return out
-
-
 def photometric(hu: F32, aug: PhotometricAugment, rng: np.random.Generator) -> F32:
     """Apply the photometric augmentation to a float32 HU image ``(row, col)`` (returns a new
     array; the input is not modified)."""
     out = np.array(hu, dtype=np.float32, copy=True)
-    if rng.random() < aug.bone_texture_probability:
-        out = bone_texture(
-            out,
-            rng,
-            amplitude_hu=float(rng.uniform(*aug.bone_texture_hu)),
-            scale_px=float(rng.uniform(*aug.bone_texture_px)),
-        )
     if rng.random() < aug.blur_probability:
         out = ndimage.gaussian_filter(out, float(rng.uniform(*aug.blur_sigma_px)), mode="nearest")
     elif rng.random() < aug.sharpen_probability:
