@@ -191,7 +191,7 @@ def _write_manifest(report: EvaluationReport, args: argparse.Namespace) -> None:
     summary["data"] = Path(args.model).resolve().name
     evaluation = {**manifest.evaluation, "paper_statistics": summary}
     updated = update_model_folder(manifest.folder, evaluation=evaluation)
-    print(f"recorded in {updated.folder / 'manifest.json'} (model sha256 {updated.short_sha})")
+    print(f"recorded in {manifest.folder / 'manifest.json'} (model sha256 {updated.short_sha})")
 
 
 def run(args: argparse.Namespace) -> int:
