@@ -33,6 +33,7 @@ import scipy.fft
 from scipy import ndimage
 
 from mscc_desktop.core.findings import Box
+from mscc_desktop.training.configs import named
 
 F32 = npt.NDArray[np.float32]
 AIR_HU = -1024.0
@@ -86,11 +87,7 @@ AUGMENTATIONS: dict[str, Augmentation] = {
 
 def augmentation(name: str) -> Augmentation:
     """The augmentation preset ``name``; ``ValueError`` listing the choices otherwise."""
-    try:
-        return AUGMENTATIONS[name]
-    except KeyError:
-        choices = ", ".join(AUGMENTATIONS)
-        raise ValueError(f"unknown augmentation {name!r}: use {choices}") from None
+    return named(AUGMENTATIONS, name, "augmentation")
 
 
 # ------------------------------------------------------------------------------ photometric

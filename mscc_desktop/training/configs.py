@@ -13,8 +13,11 @@ needs a larger learning rate and the same rate for backbone and head.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 DETECTOR_CLASSES: tuple[str, ...] = ("background", "canal")
 
@@ -224,22 +227,23 @@ PUBLIC_CONFIGS: tuple[str, ...] = ("paper", "compact")
 """Configs offered on the command line (``tiny`` is accepted too, for tests)."""
 
 
+def named(table: Mapping[str, _T], name: str, what: str) -> _T:
+    """``table[name]``; a ``ValueError`` naming ``what`` and listing the choices otherwise."""
+    try:
+        return table[name]
+    except KeyError:
+        choices = ", ".join(table)
+        raise ValueError(f"unknown {what} {name!r}: use {choices}") from None
+
+
 def detector_config(name: str) -> DetectorConfig:
     """The detector config called ``name``; ``ValueError`` listing the choices otherwise."""
-    try:
-        return DETECTOR_CONFIGS[name]
-    except KeyError:
-        choices = ", ".join(DETECTOR_CONFIGS)
-        raise ValueError(f"unknown detector config {name!r}: use {choices}") from None
+    return named(DETECTOR_CONFIGS, name, "detector config")
 
 
 def grader_config(name: str) -> GraderConfig:
     """The grader config called ``name``; ``ValueError`` listing the choices otherwise."""
-    try:
-        return GRADER_CONFIGS[name]
-    except KeyError:
-        choices = ", ".join(GRADER_CONFIGS)
-        raise ValueError(f"unknown grader config {name!r}: use {choices}") from None
+    return named(GRADER_CONFIGS, name, "grader config")
 
 
 def detector_config_from_dict(data: dict[str, Any]) -> DetectorConfig:

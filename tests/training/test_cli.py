@@ -63,3 +63,12 @@ def test_train_reports_a_bad_data_folder(
     code = main(["train", "detector", "--data", str(tmp_path / "empty"), "--out", str(tmp_path)])
     assert code == 1
     assert "no labelled studies" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["detector", "grader"])
+def test_unknown_config_names_the_choices(kind: str) -> None:
+    from mscc_desktop.training.configs import detector_config, grader_config
+
+    lookup = detector_config if kind == "detector" else grader_config
+    with pytest.raises(ValueError, match=rf"unknown {kind} config 'nope': use paper, compact"):
+        lookup("nope")
