@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
@@ -34,6 +34,31 @@ from mscc_desktop.training.engine import (
     status_printer,
 )
 from mscc_desktop.training.study_reader import StudySource, study_source
+
+_Run = TypeVar("_Run")
+
+
+def run_distributed(
+    train: Callable[
+        [
+            TrainOptions,
+            distributed.DistContext,
+            Sequence[LabelledStudy] | None,
+            CancelToken | None,
+        ],
+        _Run,
+    ],
+    options: TrainOptions,
+    studies: Sequence[LabelledStudy] | None,
+    cancel: CancelToken | None,
+) -> _Run:
+    """Run ``train`` in this process's distributed context (one process, or one rank under
+    ``torchrun``), shutting the context down however it ends."""
+    context = distributed.init_distributed(options.device)
+    try:
+        return train(options, context, studies, cancel)
+    finally:
+        distributed.shutdown(context)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ from mscc_desktop.training.run_loop import (
     open_run,
     optimiser_step,
     resume_counters,
+    run_distributed,
     set_epoch,
     train_means,
     write_summary,
@@ -150,11 +151,7 @@ def train_detector(
     cancel: CancelToken | None = None,
 ) -> DetectorRun:
     """Train (or resume training) the detector; see the module docstring."""
-    context = distributed.init_distributed(options.device)
-    try:
-        return _train(options, context, studies, cancel)
-    finally:
-        distributed.shutdown(context)
+    return run_distributed(_train, options, studies, cancel)
 
 
 def _train(

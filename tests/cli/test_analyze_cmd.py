@@ -15,21 +15,12 @@ from mscc_desktop.cli.analyze_cmd import SeriesOutcome, _exit_code
 from mscc_desktop.core.errors import DicomReadError
 from mscc_desktop.inference import backends
 from mscc_desktop.inference.fake_backend import FakeBackend
-from mscc_desktop.inference.pipeline import ModelSettings
 from tests.factories.dicom_factory import mr_series, series_info, write_series
+from tests.factories.model_settings import FAKE_SETTINGS
 from tests.inference.conftest import tiny_model_dir, tiny_model_folder  # noqa: F401 (fixtures)
 from tests.inference.phantoms import phantom_slice
 
-SETTINGS = ModelSettings(
-    model_id="fake-model",
-    model_version="1.0",
-    model_sha256="ef" * 32,
-    detector_size=96,
-    grader_size=32,
-    crop_margin=0.25,
-    grader_mean=(0.5, 0.5, 0.5),
-    grader_std=(0.25, 0.25, 0.25),
-)
+SETTINGS = FAKE_SETTINGS
 
 
 def write_study(root: Path, name: str, fills: list[float], *, patient: str) -> None:

@@ -27,7 +27,8 @@ from mscc_desktop.core.windows import WINDOW_ORDER
 from mscc_desktop.gui.services import LoadedSeries, ModelInfo, load_with_fingerprint
 from mscc_desktop.inference.backend import FloatArray
 from mscc_desktop.inference.fake_backend import FakeBackend
-from mscc_desktop.inference.pipeline import ModelSettings, analyse_volume
+from mscc_desktop.inference.pipeline import analyse_volume
+from tests.factories.model_settings import fake_model_settings
 
 COVERAGE_NOTICE = Notice(
     NoticeCode.COVERAGE, "Coverage misses part of the thoracic spine (T1–T4).", Severity.WARNING
@@ -157,16 +158,7 @@ def write_phantom_study(
     return folder
 
 
-TEST_MODEL = ModelSettings(
-    model_id="gui-test-model",
-    model_version="0.1",
-    model_sha256="ef" * 32,
-    detector_size=64,
-    grader_size=32,
-    crop_margin=0.25,
-    grader_mean=(0.5, 0.5, 0.5),
-    grader_std=(0.25, 0.25, 0.25),
-)
+TEST_MODEL = fake_model_settings(model_id="gui-test-model", model_version="0.1", detector_size=64)
 
 
 class GatedBackend(FakeBackend):

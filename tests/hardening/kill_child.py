@@ -28,20 +28,11 @@ from typing import Any
 import numpy as np
 
 from mscc_desktop.inference.fake_backend import FakeBackend
-from mscc_desktop.inference.pipeline import ModelSettings
 from tests.factories.dicom_factory import series_info, write_series
+from tests.factories.model_settings import FAKE_SETTINGS
 from tests.inference.phantoms import phantom_slice
 
-SETTINGS = ModelSettings(
-    model_id="fake-model",
-    model_version="1.0",
-    model_sha256="ef" * 32,
-    detector_size=96,
-    grader_size=32,
-    crop_margin=0.25,
-    grader_mean=(0.5, 0.5, 0.5),
-    grader_std=(0.25, 0.25, 0.25),
-)
+SETTINGS = FAKE_SETTINGS
 N_SLICES = 12
 
 

@@ -23,9 +23,9 @@ from mscc_desktop.core.dicom import load_series, open_folder, pick_series, scan_
 from mscc_desktop.core.volume import SeriesInfo
 from mscc_desktop.inference import backends
 from mscc_desktop.inference.fake_backend import FakeBackend
-from mscc_desktop.inference.pipeline import ModelSettings
 from mscc_desktop.storage.records import StudyStatus
 from tests.factories.dicom_factory import rewrite, series_info, strip_uids, write_series
+from tests.factories.model_settings import FAKE_SETTINGS
 from tests.inference.phantoms import phantom_slice
 
 SHARED = {
@@ -89,16 +89,7 @@ def test_a_folder_mixing_two_patients_never_becomes_one_volume(tmp_path: Path, m
 
 
 # ------------------------------------------------------------------- changed source files
-SETTINGS = ModelSettings(
-    model_id="fake-model",
-    model_version="1.0",
-    model_sha256="ef" * 32,
-    detector_size=96,
-    grader_size=32,
-    crop_margin=0.25,
-    grader_mean=(0.5, 0.5, 0.5),
-    grader_std=(0.25, 0.25, 0.25),
-)
+SETTINGS = FAKE_SETTINGS
 
 
 @pytest.fixture

@@ -25,8 +25,9 @@ from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.notices import Notice, NoticeCode
 from mscc_desktop.core.volume import SeriesInfo, Volume
 from mscc_desktop.inference.fake_backend import FakeBackend
-from mscc_desktop.inference.pipeline import ModelSettings, analyse_volume
+from mscc_desktop.inference.pipeline import analyse_volume
 from tests.factories.dicom_factory import write_series
+from tests.factories.model_settings import fake_model_settings
 
 PATIENT = SeriesInfo(
     patient_name="Zielinska^Anna^Maria",
@@ -47,15 +48,11 @@ PATIENT = SeriesInfo(
     body_part="CHEST",
 )
 
-SETTINGS = ModelSettings(
+SETTINGS = fake_model_settings(
     model_id="mscc-compact-synth",
     model_version="1.0.0",
     model_sha256="3b7f" * 16,
     detector_size=128,
-    grader_size=32,
-    crop_margin=0.25,
-    grader_mean=(0.5, 0.5, 0.5),
-    grader_std=(0.25, 0.25, 0.25),
 )
 
 HIGH_P = (0.03, 0.09, 0.88)
