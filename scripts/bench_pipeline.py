@@ -191,7 +191,8 @@ def child_backend(args: argparse.Namespace) -> dict[str, Any]:
     try:
         backend = create_backend(settings, args.child)
     except MsccError as error:
-        return {"name": args.child, "unavailable": error.message}
+        details = f" ({error.details[-300:]})" if error.details else ""
+        return {"name": args.child, "unavailable": error.message + details}
     model_s = time.perf_counter() - start
     if backend.name != args.child:  # fell back to the CPU: say why, briefly
         why = (backend.fallback_warning or backend.name).split("Reason: ")[-1]
@@ -404,6 +405,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also run onnx-cpu without overlapped pre-processing",
     )
+    parser.add_argument(
+        "--export-to",
+        metavar="DIR",
+        help="with --random-export: write the model folder and checkpoints to DIR and stop "
+        "(later runs: --model DIR/random-CONFIG --checkpoints DIR/detector.ckpt "
+        "DIR/grader.ckpt --grade-all, without exporting again)",
+    )
     parser.add_argument("--json", help="write the rows as JSON")
     parser.add_argument(
         "--grade-all",
@@ -423,6 +431,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         row = child_baseline(args) if args.child == "baseline" else child_backend(args)
         print(json.dumps(row))
+        return 0
+    if args.export_to:
+        if not args.random_export:
+            parser.error("--export-to needs --random-export CONFIG")
+        folder = Path(args.export_to)
+        folder.mkdir(parents=True, exist_ok=True)
+        model, det_ckpt, gra_ckpt = random_export(args.random_export, folder)
+        print(f"--model {model} --checkpoints {det_ckpt} {gra_ckpt} --grade-all")
         return 0
 
     with tempfile.TemporaryDirectory(prefix="mscc-bench-") as tmp:

@@ -38,41 +38,62 @@ def _bone_only_flags(folders: list[Path]) -> np.ndarray:
     return np.asarray(flags)
 
 
+def _lesion_contrast(folders: list[Path]) -> np.ndarray:
+    """Per labelled slice (labels.csv order): how far the study's tumour HU stands above both
+    CSF and epidural fat, in units of its scanner noise SD (a contrast-to-noise ratio)."""
+    values: list[float] = []
+    for folder in folders:
+        parameters = json.loads((folder / "study.json").read_text())["parameters"]
+        tissues, noise = parameters["tissues"], parameters["scan"]["noise_sd_hu"]
+        contrast = tissues["tumour"] - max(tissues["csf"], tissues["epidural_fat"])
+        with (folder / "labels.csv").open(newline="") as handle:
+            values.extend(contrast / noise for _ in csv.DictReader(handle))
+    return np.asarray(values)
+
+
+def _real_canal_hu(real_data: Path) -> np.ndarray:
+    """Mean HU in a disc at the centre of each hand-drawn canal box (radius 0.22 × the box's
+    smaller side: the thecal sac and the cord, clear of the bony rim)."""
+    from mscc_desktop.core.dicom import load_series, pick_series, scan_folder
+    from mscc_desktop.evaluation.real_canal import labelled_real_slices
+
+    means = []
+    for labelled in labelled_real_slices(ROOT / "tests" / "data" / "real_canal_boxes", real_data):
+        series = pick_series(scan_folder(labelled.dicom_path, min_slices=1).series).chosen
+        assert series is not None, labelled.name
+        hu = load_series(series).hu[0].astype(np.float64)
+        box = labelled.box
+        (cx, cy), radius = box.centre, 0.22 * min(box.width, box.height)
+        rows, cols = np.mgrid[0 : hu.shape[0], 0 : hu.shape[1]] + 0.5
+        means.append(float(hu[(cols - cx) ** 2 + (rows - cy) ** 2 <= radius**2].mean()))
+    return np.asarray(means)
+
+
 def _real_probabilities(model_dir: Path, real_data: Path) -> np.ndarray:
     """Fused probabilities of the hand-labelled real slices, graded in the drawn boxes with
     the pipeline's own windowing and crop."""
-    from mscc_desktop.core.dicom import load_series, pick_series, scan_folder
-    from mscc_desktop.core.windows import window_stack
-    from mscc_desktop.evaluation.real_canal import labelled_real_slices
+    from mscc_desktop.evaluation.real_canal import drawn_box_crops, labelled_real_slices
     from mscc_desktop.inference.backend import fuse_windows
     from mscc_desktop.inference.backends import create_backend, resolve_model
     from mscc_desktop.inference.model_settings import model_settings
-    from mscc_desktop.inference.preprocess import grader_input
 
     manifest = resolve_model(model_dir)
     backend = create_backend(manifest, "onnx-cpu")
     model = model_settings(manifest)
-    rows, windows = [], []
-    for labelled in labelled_real_slices(ROOT / "tests" / "data" / "real_canal_boxes", real_data):
-        series = pick_series(scan_folder(labelled.dicom_path, min_slices=1).series).chosen
-        assert series is not None, labelled.name
-        windowed = window_stack(load_series(series).hu[0])[None]
-        crops = grader_input(
-            windowed,
-            [labelled.box],
-            size=model.grader_size,
-            margin=model.crop_margin,
-            mean=model.grader_mean,
-            std=model.grader_std,
-        )
-        per_window = backend.grade(crops)
-        windows.append(per_window[0])
-        rows.append(fuse_windows(per_window)[0])
+    slices = labelled_real_slices(ROOT / "tests" / "data" / "real_canal_boxes", real_data)
+    crops = drawn_box_crops(
+        slices,
+        size=model.grader_size,
+        margin=model.crop_margin,
+        mean=model.grader_mean,
+        std=model.grader_std,
+    )
+    windows = [backend.grade(crop)[0] for crop in crops]
     for index, preset in enumerate(model.presets):
         print(
             _line(f"real CT, {preset.value} window alone", np.asarray([w[index] for w in windows]))
         )
-    return np.asarray(rows)
+    return np.asarray([fuse_windows(w[None])[0] for w in windows])
 
 
 def _line(name: str, probs: np.ndarray) -> str:
@@ -103,7 +124,20 @@ def main() -> int:
     print("mean P is normal / low / high (average fusion of the three windows)")
     print(_line("synthetic normal, bone-only metastasis", pred.probabilities[normal & flags]))
     print(_line("synthetic normal, no bone metastasis", pred.probabilities[normal & ~flags]))
+    contrast = _lesion_contrast(folders)
+    high = (pred.truth_group == 2) & ~pred.degenerative
+    high &= np.isfinite(pred.probabilities).all(axis=1)
+    print("synthetic high grade by tumour contrast over CSF and epidural fat, in noise SDs:")
+    for low, top in ((0.0, 0.75), (0.75, 1.5), (1.5, 3.0), (3.0, np.inf)):
+        subset = pred.probabilities[high & (contrast >= low) & (contrast < top)]
+        called = float((subset.argmax(axis=1) == 2).mean()) if len(subset) else float("nan")
+        print(f"  {low:.2f}-{top:<4} {_line('', subset).strip()}  argmax high {called:.0%}")
     if args.real_data is not None:
+        hu = _real_canal_hu(args.real_data)
+        print(
+            f"real CT canal centre HU: min {hu.min():.0f}, median {np.median(hu):.0f}, "
+            f"mean {hu.mean():.0f}, max {hu.max():.0f} (n {len(hu)})"
+        )
         print(
             _line(
                 "real CT, hand-drawn canal boxes", _real_probabilities(args.model, args.real_data)

@@ -95,7 +95,7 @@ def _generate_one(folder: Path, seed: int, index: int, config: GeneratorConfig) 
 
 
 def _generate(folder: Path, *, studies: int, seed: int, config: GeneratorConfig, force: bool,
-              clock: _Clock, name: str) -> None:  # fmt: skip
+              clock: _Clock, name: str, workers: int = 2) -> None:  # fmt: skip
     """Write ``studies`` synthetic studies (in this process: the generator's own workers)."""
     if (folder / "dataset.json").exists() and not force:
         print(f"=== {name}: {folder} exists, kept")
@@ -104,11 +104,11 @@ def _generate(folder: Path, *, studies: int, seed: int, config: GeneratorConfig,
         shutil.rmtree(folder)
     print(f"\n=== {name}: {studies} studies, seed {seed}, {config}", flush=True)
     wall, cpu = time.perf_counter(), _cpu_seconds()
-    # Two worker processes, each rendering whole studies serially: the same files as one
-    # process (every study has its own seed), and their CPU time is counted (the
-    # generator's own forkserver workers would escape the accounting).
+    # Worker processes (two on the 2-core machine), each rendering whole studies serially:
+    # the same files as one process (every study has its own seed), and their CPU time is
+    # counted (the generator's own forkserver workers would escape the accounting).
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(2, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
         jobs = [pool.submit(_generate_one, folder, seed, index, config) for index in range(studies)]
         for job in jobs:
             job.result()
@@ -257,6 +257,15 @@ def main() -> int:
         help="train the networks one after the other with all cores (default: side by side, "
         "one thread each: faster on 2 shared cores)",
     )
+    parser.add_argument(
+        "--generate-workers", type=int, default=2, help="processes writing studies (default 2)"
+    )
+    parser.add_argument(
+        "--generate-only",
+        action="store_true",
+        help="write the training and test studies into --work, then stop (for experiments "
+        "such as scripts/grader_sweep.py)",
+    )
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--fp16-weights", action="store_true")
     parser.add_argument("--torch-files", action="store_true")
@@ -285,9 +294,13 @@ def main() -> int:
     )
     test_config = GeneratorConfig(matrix=args.matrix, render_slices=spread)
     _generate(work / "train", studies=args.train_studies, seed=args.seed, config=train_config,
-              force=args.force, clock=clock, name="generate training data")  # fmt: skip
+              force=args.force, clock=clock, name="generate training data",
+              workers=args.generate_workers)  # fmt: skip
     _generate(work / "test", studies=args.test_studies, seed=args.test_seed, config=test_config,
-              force=args.force, clock=clock, name="generate test data")  # fmt: skip
+              force=args.force, clock=clock, name="generate test data",
+              workers=args.generate_workers)  # fmt: skip
+    if args.generate_only:
+        return 0
 
     runs = work / "runs"
     threads = "2" if args.sequential else "1"

@@ -71,6 +71,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="detector: use every N-th labelled slice (neighbours are near-duplicates)",
     )
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one config setting, e.g. --set augmentation=ct_shape --set crop_margin=0.4 "
+        "--set optimiser.lr=0.001 (repeatable; recorded in the checkpoint's config)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -84,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.val_fraction < 1.0:
         print("mscc-desktop train: --val-fraction must be in [0, 1)", file=sys.stderr)
         return EXIT_ERROR
+    overrides: dict[str, str] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            print(f"mscc-desktop train: --set needs KEY=VALUE, not {item!r}", file=sys.stderr)
+            return EXIT_ERROR
+        overrides[key.strip()] = value.strip()
     # Loaded by name: the CLI layer must not import torch (see pyproject's import contracts).
     cli = importlib.import_module("mscc_desktop.training.cli")
     options = cli.TrainOptions(
@@ -102,5 +117,6 @@ def run(args: argparse.Namespace) -> int:
         slice_stride=max(1, args.slice_stride),
         show_progress=not args.no_progress,
         threads=args.threads,
+        overrides=overrides,
     )
     return EXIT_OK if cli.run_training(args.network, options) else EXIT_ERROR

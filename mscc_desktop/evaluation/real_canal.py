@@ -23,10 +23,12 @@ from mscc_desktop.core.findings import Box, Thresholds
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.labels import read_voc
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
-from mscc_desktop.inference.backend import InferenceBackend
+from mscc_desktop.core.windows import window_stack
+from mscc_desktop.inference.backend import FloatArray, InferenceBackend
 from mscc_desktop.inference.manifest import ModelManifest
 from mscc_desktop.inference.model_settings import ModelSettings
 from mscc_desktop.inference.pipeline import analyse_volume
+from mscc_desktop.inference.preprocess import grader_input
 
 IOU_FOUND = 0.5
 
@@ -75,6 +77,31 @@ class CanalCheckSummary:
             "n_graded_high": self.n_high,
             "n_graded_low": self.n_low,
         }
+
+
+def drawn_box_crops(
+    slices: Sequence[LabelledSlice],
+    *,
+    size: int,
+    margin: float,
+    mean: Sequence[float],
+    std: Sequence[float],
+) -> list[FloatArray]:
+    """Grader input ``(1, W, size, size)`` of each labelled slice, cropped around the
+    *hand-drawn* box with the pipeline's own windowing and crop: grading there leaves the
+    detector's error out (the sim-to-real diagnostics of the grader use it)."""
+    crops: list[FloatArray] = []
+    for labelled in slices:
+        series = pick_series(scan_folder(labelled.dicom_path, min_slices=1).series).chosen
+        if series is None:
+            raise EvaluationInputError(f"{labelled.name}: not an analysable CT image")
+        windowed = window_stack(load_series(series).hu[0])[None]
+        crops.append(
+            grader_input(
+                windowed, [labelled.box], size=size, margin=margin, mean=tuple(mean), std=tuple(std)
+            )
+        )
+    return crops
 
 
 def labelled_real_slices(

@@ -52,7 +52,15 @@ def _load_module(path: Path, device: Any) -> Any:
         raise damaged
     try:
         if path.suffix == ".pt2":
-            module = torch.export.load(str(path)).module()
+            program = torch.export.load(str(path))
+            if device.type != "cpu":
+                # An exported graph keeps the device of every tensor it creates (aranges,
+                # fills) as it was at export, on the CPU: moving only the weights would mix
+                # devices at run time. This pass rewrites those devices too.
+                from torch.export.passes import move_to_device_pass
+
+                program = move_to_device_pass(program, device)
+            module = _without_metadata_asserts(program.module())
         else:
             # Exports may store fp16 weights to halve the files; run them in fp32.
             module = torch.jit.load(str(path), map_location="cpu").float()  # type: ignore[no-untyped-call]
@@ -68,6 +76,22 @@ def _load_module(path: Path, device: Any) -> Any:
         damaged.details = str(error)
         raise damaged from error
     return module.to(device)
+
+
+def _without_metadata_asserts(module: Any) -> Any:
+    """Drop the dtype/device assertions ``torch.export`` writes into the graph: they pin
+    intermediate tensors to float32, which fp16 autocast changes by design. Inputs are
+    checked here instead (:meth:`TorchBackend._call` passes contiguous float32)."""
+    import torch
+
+    graph = module.graph
+    target = torch.ops.aten._assert_tensor_metadata.default
+    asserts = [n for n in graph.nodes if n.op == "call_function" and n.target == target]
+    for node in asserts:
+        graph.erase_node(node)
+    if asserts:
+        module.recompile()
+    return module
 
 
 class TorchBackend:
@@ -144,16 +168,28 @@ class TorchBackend:
         """Record why the CPU is used although a GPU was wanted (the factory calls this)."""
         self._fallback = text
 
-    def _call(self, module: Any, array: FloatArray, what: str) -> Any:
+    def _run(self, module: Any, array: FloatArray) -> Any:
         torch = self._torch
+        with torch.inference_mode():
+            tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+            tensor = tensor.to(self._device, non_blocking=True)
+            if self._half:
+                with torch.autocast(device_type="cuda", dtype=torch.float16):
+                    return module(tensor)
+            return module(tensor)
+
+    def _call(self, module: Any, array: FloatArray, what: str) -> Any:
         try:
-            with torch.inference_mode():
-                tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-                tensor = tensor.to(self._device, non_blocking=True)
-                if self._half:
-                    with torch.autocast(device_type="cuda", dtype=torch.float16):
-                        return module(tensor)
-                return module(tensor)
+            try:
+                return self._run(module, array)
+            except RuntimeError as error:
+                if not self._half or "out of memory" in str(error):
+                    raise
+                # An operator without an fp16 kernel: say so, and carry on in fp32 (the
+                # device string then no longer claims fp16).
+                logger.warning("fp16 autocast failed in the %s; running in fp32: %s", what, error)
+                self._half = False
+                return self._run(module, array)
         except (RuntimeError, ValueError) as error:  # CUDA out of memory is a RuntimeError
             raise BackendUnavailableError(
                 f"The {what} failed in PyTorch; try a smaller --batch-size or another backend.",

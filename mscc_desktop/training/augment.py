@@ -17,9 +17,12 @@ so clipping by the windows behaves exactly as it does on a real scan:
 Nothing here runs at inference: :mod:`mscc_desktop.inference.preprocess` is unchanged, and a
 sample drawn without a random generator is exactly the inference input.
 
+* **shape** (grader only): a smooth elastic warp of the patch around the canal.
+
 Presets (``DetectorConfig.augmentation`` / ``GraderConfig.augmentation``): ``"ct"`` (all of the
-above), ``"flip"`` (horizontal flip only: the behaviour before augmentation existed, and what
-the tiny test configs use) and ``"none"``.
+above but the shape warp), ``"ct_shape"`` (with it), ``"ct_soft"`` / ``"ct_shape_soft"`` (softer
+reconstruction kernels more often), ``"flip"`` (horizontal flip only: the behaviour before
+augmentation existed, and what the tiny test configs use) and ``"none"``.
 """
 
 from __future__ import annotations
@@ -68,11 +71,33 @@ class GeometricAugment:
 
 
 @dataclass(frozen=True, slots=True)
+class ElasticAugment:
+    """Smooth random warping of the grader patch, so that the exact outline of the canal and
+    of its bony frame (which a phantom cannot get right for every vertebra) is not a cue.
+
+    Displacements are drawn on a coarse grid of control points (``grid_fraction`` of the canal
+    box's larger side apart), smoothly interpolated, with an RMS size of ``amplitude_fraction``
+    of that side. Small enough to keep what the grade is about (soft tissue inside the canal
+    and whether it deforms the thecal sac), large enough to make round canals oval, straight
+    laminae bent, and pedicles thinner or thicker.
+    """
+
+    probability: float = 0.7
+    amplitude_fraction: tuple[float, float] = (0.04, 0.14)
+    grid_fraction: float = 0.6
+
+
+@dataclass(frozen=True, slots=True)
 class Augmentation:
     photometric: PhotometricAugment | None
     geometric: GeometricAugment | None
     flip_probability: float = 0.0  # left-right flip when there is no geometric augmentation
+    elastic: ElasticAugment | None = None  # grader patches only
 
+
+# Real staging CT is often reconstructed with soft kernels and 3-5 mm slices, whose partial
+# volume softens thin laminae and the canal rim far more than the phantoms' default blur.
+_SOFT = PhotometricAugment(blur_probability=0.65, blur_sigma_px=(0.5, 2.2), sharpen_probability=0.1)
 
 AUGMENTATIONS: dict[str, Augmentation] = {
     "ct": Augmentation(PhotometricAugment(), GeometricAugment()),
@@ -80,6 +105,10 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     # grade lives in a few millimetres of 16-60 HU contrast; the generator already draws
     # scanner noise of 7-55 HU).
     "ct_light": Augmentation(PhotometricAugment(noise_sd_hu=(3.0, 25.0)), GeometricAugment()),
+    # Grader sim-to-real variants (issue 4, E7): shape randomisation, soft kernels, both.
+    "ct_shape": Augmentation(PhotometricAugment(), GeometricAugment(), elastic=ElasticAugment()),
+    "ct_soft": Augmentation(_SOFT, GeometricAugment()),
+    "ct_shape_soft": Augmentation(_SOFT, GeometricAugment(), elastic=ElasticAugment()),
     "flip": Augmentation(None, None, flip_probability=0.5),
     "none": Augmentation(None, None),
 }
@@ -149,6 +178,27 @@ def photometric(hu: F32, aug: PhotometricAugment, rng: np.random.Generator) -> F
         out *= np.float32(rng.uniform(*aug.hu_scale))
         out += np.float32(rng.uniform(*aug.hu_offset))
     return out
+
+
+def elastic(hu: F32, aug: ElasticAugment, scale_px: float, rng: np.random.Generator) -> F32:
+    """Warp ``hu`` ``(row, col)`` smoothly (see :class:`ElasticAugment`); ``scale_px`` is the
+    canal box's larger side in pixels. Returns a new array."""
+    rows, cols = hu.shape
+    spacing = max(aug.grid_fraction * scale_px, 4.0)
+    grid = (max(2, round(rows / spacing) + 1), max(2, round(cols / spacing) + 1))
+    amplitude = float(rng.uniform(*aug.amplitude_fraction)) * scale_px
+    coarse = rng.standard_normal((2, *grid)).astype(np.float32) * np.float32(amplitude)
+    r = np.linspace(0.0, grid[0] - 1, rows, dtype=np.float32)
+    c = np.linspace(0.0, grid[1] - 1, cols, dtype=np.float32)
+    rr, cc = np.meshgrid(r, c, indexing="ij")
+    # Cubic interpolation of the control grid: smooth displacement fields in both axes.
+    field_r = ndimage.map_coordinates(coarse[0], [rr, cc], order=3, mode="nearest")
+    field_c = ndimage.map_coordinates(coarse[1], [rr, cc], order=3, mode="nearest")
+    rows_idx, cols_idx = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    out = ndimage.map_coordinates(
+        hu, [rows_idx + field_r, cols_idx + field_c], order=1, mode="nearest", output=np.float32
+    )
+    return np.asarray(out, dtype=np.float32)
 
 
 # -------------------------------------------------------------------------------- geometric

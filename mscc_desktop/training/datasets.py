@@ -44,6 +44,7 @@ from mscc_desktop.training.augment import (
     Augmentation,
     SliceTransform,
     augmentation,
+    elastic,
     photometric,
     random_transform,
 )
@@ -289,8 +290,9 @@ def grader_crop(
 
     Without ``rng`` this is exactly :func:`~mscc_desktop.inference.preprocess.grader_input`
     on the ground-truth box. With it: HU-domain augmentation of the patch (rotation about the
-    patch centre, kernel, noise, calibration; :mod:`~mscc_desktop.training.augment`), then
-    the windows, then the authors' random resized crop, a centre jitter and a flip.
+    patch centre, an elastic warp with the shape presets, kernel, noise, calibration;
+    :mod:`~mscc_desktop.training.augment`), then the windows, then the authors' random
+    resized crop, a centre jitter and a flip.
     """
     patch = samples.patches[index]
     box = samples.boxes[index]
@@ -311,6 +313,8 @@ def grader_crop(
         angle = math.radians(rng.uniform(-config.rotation_deg, config.rotation_deg))
         turn = SliceTransform(rows, cols, 1.0, angle, (0.0, 0.0), False)
         hu, box = turn.apply(hu), turn.box(box)
+    if aug.elastic is not None and rng.random() < aug.elastic.probability:
+        hu = elastic(hu, aug.elastic, max(box.width, box.height), rng)
     if aug.photometric is not None:
         hu = photometric(hu, aug.photometric, rng)
     windowed = window_stack(hu)

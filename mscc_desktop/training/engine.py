@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ class TrainOptions:
     slice_stride: int = 1
     show_progress: bool = True
     threads: int | None = None
+    overrides: Mapping[str, str] = field(default_factory=dict)  # config KEY=VALUE (--set)
 
 
 def seed_everything(seed: int) -> None:

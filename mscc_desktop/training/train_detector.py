@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from mscc_desktop.core.tasks import CancelToken, check_cancel
 from mscc_desktop.training import distributed
 from mscc_desktop.training.augment import Augmentation, augmentation
-from mscc_desktop.training.configs import DetectorConfig, detector_config
+from mscc_desktop.training.configs import DetectorConfig, detector_config, with_overrides
 from mscc_desktop.training.datasets import (
     DetectorSamples,
     LabelledStudy,
@@ -133,7 +133,7 @@ def evaluate_detector(
 
 
 def _resolve_config(options: TrainOptions) -> DetectorConfig:
-    config = detector_config(options.config)
+    config = with_overrides(detector_config(options.config), options.overrides)
     changes: dict[str, Any] = {}
     if options.epochs is not None:
         changes["epochs"] = options.epochs

@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 from mscc_desktop.core.tasks import CancelToken, check_cancel
 from mscc_desktop.inference.backend import fuse_windows
 from mscc_desktop.training import distributed
-from mscc_desktop.training.configs import GraderConfig, grader_config
+from mscc_desktop.training.configs import GraderConfig, grader_config, with_overrides
 from mscc_desktop.training.cwl import CWLGrader, class_weights, cwl_loss
 from mscc_desktop.training.datasets import (
     GraderSamples,
@@ -130,7 +130,7 @@ def evaluate_grader(
 
 
 def _resolve_config(options: TrainOptions) -> GraderConfig:
-    config = grader_config(options.config)
+    config = with_overrides(grader_config(options.config), options.overrides)
     changes: dict[str, Any] = {}
     if options.epochs is not None:
         changes["epochs"] = options.epochs

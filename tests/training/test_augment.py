@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mscc_desktop.core.findings import Box
+from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.windows import window_stack
 from mscc_desktop.inference.preprocess import detector_input
 from mscc_desktop.training.augment import (
@@ -138,3 +139,47 @@ def test_augmented_detector_samples_vary_and_keep_their_box_on_the_canal() -> No
 def test_unknown_augmentation_is_refused() -> None:
     with pytest.raises(ValueError, match="ct"):
         augmentation("heavy")
+
+
+def test_elastic_warp_bends_the_canal_outline_but_keeps_it_in_place() -> None:
+    from mscc_desktop.training.augment import ElasticAugment, elastic
+
+    hu, box = _disc_slice(96, 48.0, 48.0, 14.0, 11.0)
+    hu = hu.astype(np.float32)
+    aug = ElasticAugment(probability=1.0, amplitude_fraction=(0.1, 0.1))
+    warped = [
+        elastic(hu, aug, max(box.width, box.height), np.random.default_rng(s)) for s in (1, 2)
+    ]
+    for out in warped:
+        assert out.shape == hu.shape and out.dtype == np.float32
+        changed = np.mean(np.abs(out - hu) > 100)
+        assert 0.005 < changed < 0.15  # the outline moved, the slice did not
+        moved = _bright_bbox(out, 700.0)
+        assert abs(moved.centre[0] - box.centre[0]) < 7 and abs(moved.centre[1] - box.centre[1]) < 7
+    assert not np.array_equal(warped[0], warped[1])
+    same = elastic(hu, aug, 28.0, np.random.default_rng(1))
+    np.testing.assert_array_equal(same, warped[0])  # reproducible from the generator
+    flat = elastic(
+        hu, ElasticAugment(amplitude_fraction=(0.0, 0.0)), 28.0, np.random.default_rng(0)
+    )
+    np.testing.assert_allclose(flat, hu, atol=1e-3)  # no displacement, no change
+
+
+@pytest.mark.parametrize("preset", ["ct_shape", "ct_soft", "ct_shape_soft"])
+def test_grader_presets_produce_finite_crops_that_vary(preset: str) -> None:
+    from mscc_desktop.training.configs import grader_config, with_overrides
+    from mscc_desktop.training.datasets import build_grader_samples, grader_crop
+
+    hu, box = _disc_slice(128, 64.0, 70.0, 12.0, 9.0)
+    study = LabelledStudy(
+        "s", hu[np.newaxis], (SliceLabel(0, "1.2.3", box, GradeGroup.NORMAL, False),)
+    )
+    config = with_overrides(grader_config("tiny"), {"augmentation": preset})
+    samples = build_grader_samples([study], config)
+    zeros, ones = (0.0,) * 3, (1.0,) * 3
+    plain = grader_crop(samples, 0, config, mean=zeros, std=ones)
+    rng = np.random.default_rng(4)
+    crops = [grader_crop(samples, 0, config, mean=zeros, std=ones, rng=rng) for _ in range(4)]
+    for crop in crops:
+        assert crop.shape == plain.shape and np.isfinite(crop).all()
+    assert min(float(np.abs(c - plain).mean()) for c in crops) > 1e-3

@@ -53,6 +53,17 @@ def test_train_both_networks_from_the_command_line(
     assert "best checkpoint" in capsys.readouterr().out
 
 
+def test_set_changes_the_config_recorded_in_the_checkpoint(data_dir: Path, tmp_path: Path) -> None:
+    code = main([
+        "train", "grader", "--data", str(data_dir), "--config", "tiny", "--out", str(tmp_path),
+        "--epochs", "1", "--no-progress", "--set", "crop_margin=0.3",
+        "--set", "augmentation=ct_shape_soft",
+    ])  # fmt: skip
+    assert code == 0
+    config = load_checkpoint(tmp_path / "best.pt", kind="grader")["config"]
+    assert config["crop_margin"] == 0.3 and config["augmentation"] == "ct_shape_soft"
+
+
 def test_train_reports_a_bad_data_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
