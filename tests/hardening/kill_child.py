@@ -114,6 +114,8 @@ def _reviews(args: argparse.Namespace) -> int:
             user=f"reader{os.getpid()}",
         )
         print(f"committed {iteration} {analysis_id}:{lesion}", flush=True)
+        if args.lockstep:  # wait for the parent to have read that line (see --lockstep)
+            sys.stdin.readline()
         storage.set_key_image(db, stored.series_id, iteration % N_SLICES, marked=True)
         iteration += 1
     db.close()
@@ -144,6 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", default="0", help="written into review comments")
     parser.add_argument("--die-after-calls", type=int, default=0)
     parser.add_argument("--count-calls", action="store_true")
+    parser.add_argument(
+        "--lockstep",
+        action="store_true",
+        help="reviews: after each 'committed' line wait for a line on stdin, so a parent that "
+        "kills after reading N lines finds at most one more save under way, however loaded "
+        "the machine is",
+    )
     args = parser.parse_args(argv)
     # Everything a run imports lazily is imported now, so kills land in the work itself.
     import mscc_desktop.cli.analyze_cmd

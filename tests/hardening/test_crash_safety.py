@@ -47,13 +47,31 @@ class Run:
     stderr: str
 
 
-def child(*args: str, die_after_calls: int = 0, kill_after_lines: int = 0, marker: str = "") -> Run:
-    """Run kill_child; kill it from outside after ``kill_after_lines`` lines matching marker."""
+def child(
+    *args: str,
+    die_after_calls: int = 0,
+    kill_after_lines: int = 0,
+    marker: str = "",
+    lockstep: bool = False,
+) -> Run:
+    """Run kill_child; kill it from outside after ``kill_after_lines`` lines matching marker.
+
+    With ``lockstep`` the child waits after each marker line until the parent has read it
+    (``kill_child --lockstep``): without it a loaded machine let the child commit several
+    more saves between printing a line and the parent's kill (seen once in CI: 2 extra).
+    """
     command = [sys.executable, "-m", "tests.hardening.kill_child", *args]
     if die_after_calls:
         command += ["--die-after-calls", str(die_after_calls)]
+    if lockstep:
+        command.append("--lockstep")
     process = subprocess.Popen(
-        command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE if lockstep else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     lines: list[str] = []
@@ -64,7 +82,15 @@ def child(*args: str, die_after_calls: int = 0, kill_after_lines: int = 0, marke
             if not line:
                 break
             lines.append(line.rstrip("\n"))
-            seen += line.startswith(marker)
+            if line.startswith(marker):
+                seen += 1
+                if lockstep and process.stdin is not None:
+                    # Let it go on: the kill below lands before or during its next save.
+                    try:
+                        process.stdin.write("\n")
+                        process.stdin.flush()
+                    except BrokenPipeError:  # it had finished its last save and exited
+                        pass
         process.kill()
     out, err = process.communicate(timeout=300)
     lines += out.splitlines()
@@ -195,7 +221,7 @@ def kill_reviews(store: Path, repetitions: int, seed: int) -> int:
             context = f"repetition {repetition}: killed after {saves} review(s)"
             run = child(
                 "reviews", "--db", str(store), "--count", "30", "--tag", str(repetition),
-                kill_after_lines=saves, marker="committed",
+                kill_after_lines=saves, marker="committed", lockstep=True,
             )  # fmt: skip
         assert run.returncode in (0, -signal.SIGKILL), f"{context}: {run.stderr[-3000:]}"
         killed += run.returncode == -signal.SIGKILL
