@@ -12,12 +12,11 @@ so clipping by the windows behaves exactly as it does on a real scan:
   at a random grain), louder on wide rows (photon starvation across the shoulders), and
   optionally streaky (elongated along the rows, as on real thoracic scans);
 * **geometry** (detector): zoom (field of view, pixel spacing), rotation, translation and a
-  left-right flip of the whole slice, with the canal box carried along.
+  left-right flip of the whole slice, with the canal box carried along;
+* **shape** (grader only): a smooth elastic warp of the patch around the canal.
 
 Nothing here runs at inference: :mod:`mscc_desktop.inference.preprocess` is unchanged, and a
 sample drawn without a random generator is exactly the inference input.
-
-* **shape** (grader only): a smooth elastic warp of the patch around the canal.
 
 Presets (``DetectorConfig.augmentation`` / ``GraderConfig.augmentation``): ``"ct"`` (all of the
 above but the shape warp), ``"ct_shape"`` (with it), ``"ct_soft"`` / ``"ct_shape_soft"`` (softer

@@ -31,6 +31,15 @@ def test_values_take_the_type_of_the_setting() -> None:
     assert changed.optimiser.algorithm == base.optimiser.algorithm  # the rest is kept
     assert with_overrides(base, {}) == base
     assert with_overrides(detector_config("compact"), {"input_size": "256"}).input_size == 256
+    # An optional number: set where the config leaves it unset, and unset again with "none".
+    paper = grader_config("paper")
+    assert paper.optimiser.grad_clip_norm is None
+    clipped = with_overrides(paper, {"optimiser.grad_clip_norm": "5"})
+    assert clipped.optimiser.grad_clip_norm == 5.0
+    assert (
+        with_overrides(clipped, {"optimiser.grad_clip_norm": "None"}).optimiser.grad_clip_norm
+        is None
+    )
 
 
 @pytest.mark.parametrize(
