@@ -17,15 +17,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from mscc_desktop.training.configs import OptimiserConfig
+from mscc_desktop.training.configs import (
+    DetectorConfig,
+    GraderConfig,
+    OptimiserConfig,
+    with_overrides,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +60,23 @@ class TrainOptions:
     show_progress: bool = True
     threads: int | None = None
     overrides: Mapping[str, str] = field(default_factory=dict)  # config KEY=VALUE (--set)
+
+
+_NetConfig = TypeVar("_NetConfig", DetectorConfig, GraderConfig)
+
+
+def resolve_config(config: _NetConfig, options: TrainOptions) -> _NetConfig:
+    """The config a run trains with: the named one, its ``--set`` overrides, then
+    ``--epochs``, ``--batch-size`` and ``--lr``."""
+    config = with_overrides(config, options.overrides)
+    changes: dict[str, Any] = {}
+    if options.epochs is not None:
+        changes["epochs"] = options.epochs
+    if options.batch_size is not None:
+        changes["batch_size"] = options.batch_size
+    if options.lr is not None:
+        changes["optimiser"] = replace(config.optimiser, lr=options.lr)
+    return replace(config, **changes)
 
 
 def seed_everything(seed: int) -> None:

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -23,7 +22,7 @@ from torch.utils.data import Dataset
 from mscc_desktop.core.tasks import CancelToken, check_cancel
 from mscc_desktop.training import distributed
 from mscc_desktop.training.augment import Augmentation, augmentation
-from mscc_desktop.training.configs import DetectorConfig, detector_config, with_overrides
+from mscc_desktop.training.configs import DetectorConfig, detector_config
 from mscc_desktop.training.datasets import (
     DetectorSamples,
     LabelledStudy,
@@ -37,6 +36,7 @@ from mscc_desktop.training.engine import (
     TrainOptions,
     build_optimizer,
     lr_factor,
+    resolve_config,
     set_lr,
 )
 from mscc_desktop.training.metrics import detection_metrics
@@ -132,18 +132,6 @@ def evaluate_detector(
     return detection_metrics(np.concatenate(boxes), np.concatenate(scores), truth)
 
 
-def _resolve_config(options: TrainOptions) -> DetectorConfig:
-    config = with_overrides(detector_config(options.config), options.overrides)
-    changes: dict[str, Any] = {}
-    if options.epochs is not None:
-        changes["epochs"] = options.epochs
-    if options.batch_size is not None:
-        changes["batch_size"] = options.batch_size
-    if options.lr is not None:
-        changes["optimiser"] = replace(config.optimiser, lr=options.lr)
-    return replace(config, **changes)
-
-
 def train_detector(
     options: TrainOptions,
     *,
@@ -160,7 +148,7 @@ def _train(
     studies: Sequence[LabelledStudy] | None,
     cancel: CancelToken | None,
 ) -> DetectorRun:
-    config = _resolve_config(options)
+    config = resolve_config(detector_config(options.config), options)
     run = open_run(options, context, studies, cancel, kind="detector")
     checkpoint = run.checkpoint
     samples = build_detector_samples(

@@ -20,7 +20,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -29,7 +28,7 @@ from torch.utils.data import Dataset
 from mscc_desktop.core.tasks import CancelToken, check_cancel
 from mscc_desktop.inference.backend import fuse_windows
 from mscc_desktop.training import distributed
-from mscc_desktop.training.configs import GraderConfig, grader_config, with_overrides
+from mscc_desktop.training.configs import GraderConfig, grader_config
 from mscc_desktop.training.cwl import CWLGrader, class_weights, cwl_loss
 from mscc_desktop.training.datasets import (
     GraderSamples,
@@ -44,6 +43,7 @@ from mscc_desktop.training.engine import (
     TrainOptions,
     build_optimizer,
     lr_factor,
+    resolve_config,
     set_lr,
 )
 from mscc_desktop.training.metrics import grading_metrics
@@ -129,18 +129,6 @@ def evaluate_grader(
     return grading_metrics(fused, np.asarray(targets, np.int64))
 
 
-def _resolve_config(options: TrainOptions) -> GraderConfig:
-    config = with_overrides(grader_config(options.config), options.overrides)
-    changes: dict[str, Any] = {}
-    if options.epochs is not None:
-        changes["epochs"] = options.epochs
-    if options.batch_size is not None:
-        changes["batch_size"] = options.batch_size
-    if options.lr is not None:
-        changes["optimiser"] = replace(config.optimiser, lr=options.lr)
-    return replace(config, **changes)
-
-
 def _init_from_file(model: CWLGrader, path: Path) -> None:
     """ImageNet-style weights: plain BN keys are copied into every window's BN set."""
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -177,7 +165,7 @@ def _train(
     studies: Sequence[LabelledStudy] | None,
     cancel: CancelToken | None,
 ) -> GraderRun:
-    config = _resolve_config(options)
+    config = resolve_config(grader_config(options.config), options)
     run = open_run(options, context, studies, cancel, kind="grader")
     checkpoint = run.checkpoint
     samples = build_grader_samples(run.source.studies, config, cancel=cancel)
