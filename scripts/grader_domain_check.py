@@ -24,6 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+REAL_BOXES = ROOT / "tests" / "data" / "real_canal_boxes"
 
 
 def _bone_only_flags(folders: list[Path]) -> np.ndarray:
@@ -54,14 +55,11 @@ def _lesion_contrast(folders: list[Path]) -> np.ndarray:
 def _real_canal_hu(real_data: Path) -> np.ndarray:
     """Mean HU in a disc at the centre of each hand-drawn canal box (radius 0.22 × the box's
     smaller side: the thecal sac and the cord, clear of the bony rim)."""
-    from mscc_desktop.core.dicom import load_series, pick_series, scan_folder
-    from mscc_desktop.evaluation.real_canal import labelled_real_slices
+    from mscc_desktop.evaluation.real_canal import labelled_real_slices, load_labelled_slice
 
     means = []
-    for labelled in labelled_real_slices(ROOT / "tests" / "data" / "real_canal_boxes", real_data):
-        series = pick_series(scan_folder(labelled.dicom_path, min_slices=1).series).chosen
-        assert series is not None, labelled.name
-        hu = load_series(series).hu[0].astype(np.float64)
+    for labelled in labelled_real_slices(REAL_BOXES, real_data):
+        hu = load_labelled_slice(labelled).hu[0].astype(np.float64)
         box = labelled.box
         (cx, cy), radius = box.centre, 0.22 * min(box.width, box.height)
         rows, cols = np.mgrid[0 : hu.shape[0], 0 : hu.shape[1]] + 0.5
@@ -80,7 +78,7 @@ def _real_probabilities(model_dir: Path, real_data: Path) -> np.ndarray:
     manifest = resolve_model(model_dir)
     backend = create_backend(manifest, "onnx-cpu")
     model = model_settings(manifest)
-    slices = labelled_real_slices(ROOT / "tests" / "data" / "real_canal_boxes", real_data)
+    slices = labelled_real_slices(REAL_BOXES, real_data)
     crops = drawn_box_crops(
         slices,
         size=model.grader_size,

@@ -118,16 +118,6 @@ def train_all(
 _STUDIES: dict[Path, Any] = {}
 
 
-def _grader(checkpoint: dict[str, Any], device: Any) -> tuple[Any, Any]:
-    from mscc_desktop.training.configs import grader_config_from_dict
-    from mscc_desktop.training.cwl import CWLGrader
-
-    config = grader_config_from_dict(checkpoint["config"])
-    model = CWLGrader(config.arch, n_windows=config.n_windows, temperature=config.temperature)
-    model.load_state_dict(checkpoint["model"])
-    return model.to(device).eval(), config
-
-
 def _fused(model: Any, crops: np.ndarray, device: Any) -> np.ndarray:
     """Average-fused probabilities ``(N, 3)`` of crops ``(N, W, S, S)``."""
     import torch
@@ -183,11 +173,13 @@ def evaluate(run: Path, work: Path, real_data: Path | None, device_name: str) ->
     from mscc_desktop.evaluation.real_canal import drawn_box_crops, labelled_real_slices
     from mscc_desktop.training.acceptance import acceptance_metrics, choose_thresholds
     from mscc_desktop.training.engine import load_checkpoint
+    from mscc_desktop.training.export import grader_from_checkpoint
     from mscc_desktop.training.study_reader import find_studies
 
     device = torch.device(device_name)
     checkpoint = load_checkpoint(run / "best.pt", kind="grader")
-    model, config = _grader(checkpoint, device)
+    model, config = grader_from_checkpoint(checkpoint)
+    model = model.to(device)
     val = _synthetic(
         model, config, checkpoint, [work / "train" / n for n in checkpoint["split"]["val"]], device
     )

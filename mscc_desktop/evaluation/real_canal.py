@@ -23,6 +23,7 @@ from mscc_desktop.core.findings import Box, Thresholds
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.labels import read_voc
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
+from mscc_desktop.core.volume import Volume
 from mscc_desktop.core.windows import window_stack
 from mscc_desktop.inference.backend import FloatArray, InferenceBackend
 from mscc_desktop.inference.manifest import ModelManifest
@@ -79,6 +80,14 @@ class CanalCheckSummary:
         }
 
 
+def load_labelled_slice(labelled: LabelledSlice) -> Volume:
+    """The labelled file as a one-slice volume (HU), as the workstation would open it."""
+    chosen = pick_series(scan_folder(labelled.dicom_path).series).chosen
+    if chosen is None:
+        raise EvaluationInputError(f"{labelled.name}: not a loadable axial CT slice")
+    return load_series(chosen)
+
+
 def drawn_box_crops(
     slices: Sequence[LabelledSlice],
     *,
@@ -92,10 +101,7 @@ def drawn_box_crops(
     detector's error out (the sim-to-real diagnostics of the grader use it)."""
     crops: list[FloatArray] = []
     for labelled in slices:
-        series = pick_series(scan_folder(labelled.dicom_path, min_slices=1).series).chosen
-        if series is None:
-            raise EvaluationInputError(f"{labelled.name}: not an analysable CT image")
-        windowed = window_stack(load_series(series).hu[0])[None]
+        windowed = window_stack(load_labelled_slice(labelled).hu[0])[None]
         crops.append(
             grader_input(
                 windowed, [labelled.box], size=size, margin=margin, mean=tuple(mean), std=tuple(std)
@@ -150,11 +156,7 @@ def check_canal(
     checks: list[CanalCheck] = []
     for number, labelled in enumerate(slices):
         check_cancel(cancel)
-        scan = scan_folder(labelled.dicom_path)
-        chosen = pick_series(scan.series).chosen
-        if chosen is None:
-            raise EvaluationInputError(f"{labelled.name}: not a loadable axial CT slice")
-        volume = load_series(chosen)
+        volume = load_labelled_slice(labelled)
         result = analyse_volume(volume, backend, model, thresholds=thresholds)
         if result.findings is None:
             reasons = "; ".join(n.message for n in result.notices)

@@ -45,10 +45,9 @@ from mscc_desktop.inference.preprocess import SquareFit, detector_input, grader_
 
 logger = logging.getLogger(__name__)
 
-# Slices per detector call. On the 2-core CPU the compact detector ran 120 slices in 1.66 /
-# 1.72 / 1.89 / 2.31 s at batch 2 / 4 / 8 / 16 (scripts/bench_pipeline.py --batch-size, trained
-# weights): small batches stay in cache, and 4 keeps the preparation of the next batch
-# overlapped with inference.
+# Slices per detector call. On the 2-core CPU a 120-slice study took 2.35 / 2.03 / 2.35 s end
+# to end at batch 2 / 4 / 8 (scripts/bench_pipeline.py --batch-size, E7 weights, per-level
+# NMS; README "Measured performance"): batch 4 was the fastest.
 DEFAULT_BATCH_SIZE = 4
 
 

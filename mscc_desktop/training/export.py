@@ -43,6 +43,7 @@ from mscc_desktop.inference.manifest import (
 )
 from mscc_desktop.training.configs import (
     DETECTOR_CLASSES,
+    GraderConfig,
     detector_config_from_dict,
     grader_config_from_dict,
 )
@@ -84,6 +85,14 @@ def _round_to_fp16(module: nn.Module) -> None:
                 tensor.copy_(tensor.half().float())
 
 
+def grader_from_checkpoint(checkpoint: dict[str, Any]) -> tuple[CWLGrader, GraderConfig]:
+    """The trained CWL grader of a grader checkpoint, in eval mode, and its config."""
+    config = grader_config_from_dict(checkpoint["config"])
+    grader = CWLGrader(config.arch, n_windows=config.n_windows, temperature=config.temperature)
+    grader.load_state_dict(checkpoint["model"])
+    return grader.eval(), config
+
+
 def load_networks(detector_ckpt: Path, grader_ckpt: Path, *, fp16_weights: bool) -> LoadedNetworks:
     """Rebuild the exported forms of both networks from training checkpoints."""
     det = load_checkpoint(detector_ckpt, kind="detector")
@@ -92,12 +101,7 @@ def load_networks(detector_ckpt: Path, grader_ckpt: Path, *, fp16_weights: bool)
     model = build_detector(det_config)
     model.load_state_dict(det["model"])
     model.eval()
-    gra_config = grader_config_from_dict(gra["config"])
-    grader = CWLGrader(
-        gra_config.arch, n_windows=gra_config.n_windows, temperature=gra_config.temperature
-    )
-    grader.load_state_dict(gra["model"])
-    grader.eval()
+    grader, _ = grader_from_checkpoint(gra)
     if fp16_weights:
         _round_to_fp16(model)
         _round_to_fp16(grader)

@@ -7,21 +7,13 @@ from pathlib import Path
 import pytest
 
 from mscc_desktop.inference.pipeline import ModelSettings
+from tests.factories.model_settings import fake_model_settings
 
 
 @pytest.fixture
 def settings() -> ModelSettings:
     """Settings of a model with a 96-pixel detector and 32-pixel grader crops."""
-    return ModelSettings(
-        model_id="test-model",
-        model_version="0.0.1",
-        model_sha256="ab" * 32,
-        detector_size=96,
-        grader_size=32,
-        crop_margin=0.25,
-        grader_mean=(0.5, 0.5, 0.5),
-        grader_std=(0.25, 0.25, 0.25),
-    )
+    return fake_model_settings(model_id="test-model", model_version="0.0.1", model_sha256="ab" * 32)
 
 
 @pytest.fixture(scope="session")
