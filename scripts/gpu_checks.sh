@@ -6,13 +6,16 @@
 # 1. Issue 5: scripts/bench_pipeline.py on the torch CUDA backend (fp16 autocast), the paper
 #    config and the compact config, random weights (timing only: no trained paper weights
 #    exist), a 120-slice 512x512 study, batch 8 and 32, median of 3 runs.
+#    Then scripts/profile_torch_backend.py on the paper config at batch 8: the exported
+#    detector against eager torch, the grader per batch, and the profiler's top operators.
 # 2. Issue 4: scripts/grader_sweep.py: grader variants trained side by side on the
 #    recipe's generated studies, compared on the synthetic test set and on the hand-labelled
 #    real slices (REAL_DATA_DIR: a folder with the shared chest_abdomen_slices and
 #    thorax_philips_j2k).
 #
 # Python packages the GPU image lacks travel as wheels in .whl/ (see the device README).
-# GPU_CHECK_PARTS="pipeline" or "sweep" runs one part only.
+# GPU_CHECK_PARTS="pipeline", "profile" or "sweep" runs those parts only (profile needs
+# pipeline's export); GPU_CHECK_BATCHES="16 32" sets the paper config's batch sizes.
 # GPU_CHECK_SMOKE=1 runs the same steps at toy sizes on any machine (to test this script).
 set -uo pipefail
 out=${1:?usage: gpu_checks.sh OUT_DIR [REAL_DATA_DIR]}
@@ -37,7 +40,7 @@ if [[ ${GPU_CHECK_SMOKE:-0} == 1 ]]; then
   configs=(tiny) slices=12 size=128 batches=(4) repeats=1 reserve=60
   sweep=(--train-studies 4 --test-studies 2 --render-slices 8 --epochs 1 --parallel 2 --workers 0)
 else
-  configs=(paper compact) slices=120 size=512 batches=(32 8) repeats=3 reserve=100
+  configs=(paper compact) slices=120 size=512 batches=(8 16) repeats=3 reserve=100
   sweep=(--parallel 6 --workers 2)
 fi
 
@@ -50,7 +53,8 @@ fi
   nproc
 } 2>&1 | tee "$out/machine.txt"
 
-parts=${GPU_CHECK_PARTS:-pipeline sweep}
+parts=${GPU_CHECK_PARTS:-pipeline profile sweep}
+read -r -a batches <<< "${GPU_CHECK_BATCHES:-${batches[*]}}"
 if [[ $parts == *pipeline* ]]; then
 echo "=== 1. pipeline benchmark (issue 5)"
 "$py" -c "import sys; sys.path.insert(0, 'scripts'); import bench_pipeline as b; \
@@ -66,6 +70,14 @@ for cfg in "${configs[@]}"; do
     [[ $cfg == compact ]] && break  # one batch size is enough for the compact networks
   done
 done
+fi
+if [[ $parts == *profile* ]]; then
+echo "=== 1b. torch backend profile (issue 5), $SECONDS s into the script"
+timeout 200 "$py" scripts/profile_torch_backend.py --model "/tmp/rx-${configs[0]}/random-${configs[0]}" \
+  --checkpoints "/tmp/rx-${configs[0]}/detector.ckpt" "/tmp/rx-${configs[0]}/grader.ckpt" \
+  --study /tmp/gpu-study --batch-size "${batches[0]}" --repeats "$repeats" \
+  --device "${PROFILE_DEVICE:-cuda}" --json "$out/profile.json" 2>&1 | grep -v "^\(USDT\|ERROR\):" \
+  | tee "$out/profile.txt"
 
 fi
 

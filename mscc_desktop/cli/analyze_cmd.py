@@ -51,7 +51,7 @@ and warnings to stderr. Nothing is ever written inside PATH.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mscc_desktop.inference.backends import BACKEND_CHOICES
-    from mscc_desktop.inference.pipeline import DEFAULT_BATCH_SIZE
+    from mscc_desktop.inference.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_GPU_BATCH_SIZE
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
@@ -72,9 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size",
         type=int,
-        default=DEFAULT_BATCH_SIZE,
         metavar="N",
-        help="slices per inference batch",
+        help=f"slices per inference batch (default: {DEFAULT_BATCH_SIZE} on a CPU, "
+        f"{DEFAULT_GPU_BATCH_SIZE} on a GPU)",
     )
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: cores)")
     parser.add_argument(
@@ -118,7 +118,7 @@ def _check_outputs(args: argparse.Namespace, source: Path) -> None:
                 f"{flag} {value} is inside the DICOM folder being analysed; mscc-desktop never "
                 "writes into a source folder. Choose a file elsewhere."
             )
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise MsccError("--batch-size must be at least 1.")
 
 

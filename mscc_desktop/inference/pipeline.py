@@ -14,6 +14,8 @@ can record it and batch triage can list it. Cancellation raises
 from __future__ import annotations
 
 import logging
+import os
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,6 +51,14 @@ logger = logging.getLogger(__name__)
 # to end at batch 2 / 4 / 8 (scripts/bench_pipeline.py --batch-size, E7 weights, per-level
 # NMS; README "Measured performance"): batch 4 was the fastest.
 DEFAULT_BATCH_SIZE = 4
+# On a GPU each call has a fixed cost (kernel launches of ~2,000 graph nodes), so bigger
+# batches pay: on an H100 the paper networks took 1.53 s at batch 8 and 1.30 s at batch 16.
+DEFAULT_GPU_BATCH_SIZE = 16
+
+
+def default_batch_size(backend: InferenceBackend) -> int:
+    """The measured best batch for where ``backend`` runs (its name ends in its device)."""
+    return DEFAULT_GPU_BATCH_SIZE if backend.name.endswith("cuda") else DEFAULT_BATCH_SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,37 +80,43 @@ def _prepare(volume: Volume, start: int, stop: int, model: ModelSettings) -> _Ba
     return _Batch(start, windowed, tensor, fit)
 
 
+def prep_threads_for(cpu_count: int | None) -> int:
+    """Pre-processing threads: one on small machines (the runtime needs the cores), up to
+    four where there are many cores — with a GPU running the networks the CPU-side windowing
+    and resizing is the bottleneck (``scripts/bench_pipeline.py`` on the H100 machine)."""
+    cores = cpu_count or 1
+    return 1 if cores <= 4 else min(4, cores // 4)
+
+
 def _batches(
-    volume: Volume, model: ModelSettings, batch_size: int, *, prefetch: bool
+    volume: Volume, model: ModelSettings, batch_size: int, *, prefetch: bool, threads: int = 1
 ) -> Iterator[_Batch]:
-    """Pre-processed batches in slice order; with ``prefetch`` the next one is prepared in a
-    thread while the caller runs inference on the current one (numpy and ONNX Runtime
-    release the GIL, so the two overlap)."""
+    """Pre-processed batches in slice order; with ``prefetch`` the next ``threads`` batches
+    are prepared in threads while the caller runs inference on the current one (numpy,
+    ONNX Runtime and torch release the GIL, so they overlap)."""
     starts = list(range(0, volume.n_slices, batch_size))
+
+    def prepare(start: int) -> _Batch:
+        return _prepare(volume, start, min(start + batch_size, volume.n_slices), model)
+
     if not prefetch or len(starts) < 2:
         for start in starts:
-            yield _prepare(volume, start, min(start + batch_size, volume.n_slices), model)
+            yield prepare(start)
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mscc-prep") as pool:
-        pending: Future[_Batch] | None = None
-        for position, start in enumerate(starts):
-            current = (
-                pending.result()
-                if pending is not None
-                else _prepare(volume, start, min(start + batch_size, volume.n_slices), model)
-            )
-            pending = None
-            if position + 1 < len(starts):
-                nxt = starts[position + 1]
-                pending = pool.submit(
-                    _prepare, volume, nxt, min(nxt + batch_size, volume.n_slices), model
-                )
+    depth = max(1, threads)
+    with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="mscc-prep") as pool:
+        pending: deque[Future[_Batch]] = deque()
+        upcoming = list(reversed(starts))
+        for _ in range(len(starts)):
+            while len(pending) < depth + 1 and upcoming:
+                pending.append(pool.submit(prepare, upcoming.pop()))
+            current = pending.popleft().result()
             try:
                 yield current
             except GeneratorExit:
-                # The caller stopped early (cancel, error): drop the batch not yet started.
-                if pending is not None:
-                    pending.cancel()
+                # The caller stopped early (cancel, error): drop the batches not yet started.
+                for future in pending:
+                    future.cancel()
                 raise
 
 
@@ -255,9 +271,10 @@ def analyse_volume(
     model: ModelManifest | ModelSettings,
     *,
     thresholds: Thresholds | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     windows_used: Sequence[WindowPreset] | None = None,
     prefetch: bool = True,
+    prep_threads: int | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> AnalysisResult:
@@ -276,7 +293,8 @@ def analyse_volume(
     thresholds
         Decision thresholds; the model's when ``None``.
     batch_size
-        Slices per detector call (memory: about ``batch_size`` × 3 × D² × 4 bytes).
+        Slices per detector call (memory: about ``batch_size`` × 3 × D² × 4 bytes); by
+        default :func:`default_batch_size` for the backend.
     windows_used
         Windows to fuse (average fusion over these); all of the model's when ``None``.
     prefetch
@@ -284,6 +302,9 @@ def analyse_volume(
         Measured with ``scripts/bench_pipeline.py --compare-prefetch`` on 2 shared CPU cores,
         compact model, 120 slices: 8.6 vs 9.1 s and 10.1 vs 11.3 s with vs without. It
         pays more when the networks run on a GPU and the CPU would otherwise idle.
+    prep_threads
+        Threads preparing batches ahead when ``prefetch`` is on; by default
+        :func:`prep_threads_for` this machine's cores.
     progress, cancel
         Called / checked between batches: a cancel stops within one batch.
 
@@ -303,6 +324,8 @@ def analyse_volume(
     BackendUnavailableError
         When the backend fails or returns non-finite probabilities.
     """
+    if batch_size is None:
+        batch_size = default_batch_size(backend)
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     model = model_settings(model)
@@ -335,7 +358,8 @@ def analyse_volume(
     z_all = [float(z) for z in volume.z_mm]
     uids_all = list(volume.sop_instance_uids)
     check_cancel(cancel)
-    for batch in _batches(volume, model, batch_size, prefetch=prefetch):
+    threads = prep_threads if prep_threads is not None else prep_threads_for(os.cpu_count())
+    for batch in _batches(volume, model, batch_size, prefetch=prefetch, threads=threads):
         stop = batch.start + batch.windowed.shape[0]
         results.extend(
             _infer(
@@ -367,9 +391,12 @@ def analyse_volume(
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "DEFAULT_GPU_BATCH_SIZE",
     "ModelSettings",
     "analyse_batch",
     "analyse_volume",
+    "default_batch_size",
     "model_settings",
+    "prep_threads_for",
     "provenance",
 ]

@@ -25,6 +25,18 @@ def test_detector_input_pads_non_square_slices_and_maps_boxes_back() -> None:
     assert back.as_tuple() == (90.0, 40.0, 110.0, 60.0)
 
 
+def test_detector_input_at_the_slice_size_equals_the_resampled_path() -> None:
+    rng = np.random.default_rng(3)
+    for rows in (48, 64):  # square at the detector size, and padded to it
+        windowed = rng.integers(0, 256, (2, 3, rows, 64), dtype=np.uint8)
+        tensor, fit = detector_input(windowed, size=64)
+        padded = np.zeros((2, 3, 64, 64), dtype=np.uint8)
+        padded[:, :, :rows] = windowed
+        expected = resample(padded, out_shape=(64, 64)) * np.float32(1.0 / 255.0)
+        assert tensor.dtype == np.float32 and fit.scale == 1.0
+        np.testing.assert_array_equal(tensor, expected)
+
+
 def test_grader_input_crops_around_the_box_and_normalises() -> None:
     windowed = np.zeros((1, 3, 64, 64), dtype=np.uint8)
     windowed[0, :, 20:30, 20:30] = 255

@@ -17,7 +17,15 @@ from mscc_desktop.core.tasks import CancelToken
 from mscc_desktop.core.windows import WINDOW_ORDER, WindowPreset
 from mscc_desktop.inference.backend import FloatArray
 from mscc_desktop.inference.fake_backend import FakeBackend
-from mscc_desktop.inference.pipeline import ModelSettings, analyse_batch, analyse_volume
+from mscc_desktop.inference.pipeline import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_GPU_BATCH_SIZE,
+    ModelSettings,
+    analyse_batch,
+    analyse_volume,
+    default_batch_size,
+    prep_threads_for,
+)
 from tests.inference.phantoms import CT_INFO, canal_box, long_volume, phantom_volume
 
 NORMAL = (0.9, 0.05, 0.05)
@@ -181,15 +189,45 @@ def test_cancel_before_start_runs_no_inference(settings: ModelSettings) -> None:
     assert backend.detect_batches == []
 
 
-def test_prefetch_gives_the_same_results(settings: ModelSettings) -> None:
+@pytest.mark.parametrize("threads", [1, 3])
+def test_prefetch_gives_the_same_results(settings: ModelSettings, threads: int) -> None:
     volume = phantom_volume([0.0, 0.5, 1.0, None, 0.6, 0.0, 1.0])
+    backend = fake_for(settings)
     with_prefetch = analyse_volume(
-        volume, fake_for(settings), settings, batch_size=2, prefetch=True
+        volume, backend, settings, batch_size=2, prefetch=True, prep_threads=threads
     )
     without = analyse_volume(volume, fake_for(settings), settings, batch_size=2, prefetch=False)
     assert with_prefetch.findings is not None and without.findings is not None
     assert with_prefetch.findings.slices == without.findings.slices
     assert with_prefetch.findings.lesions == without.findings.lesions
+    assert backend.detect_batches == [2, 2, 2, 1]  # in slice order, each batch once
+
+
+def test_cancel_with_several_prep_threads_drops_the_prepared_batches(
+    settings: ModelSettings,
+) -> None:
+    token = CancelToken()
+
+    class CancelsDuringFirstBatch(FakeBackend):
+        def detect(self, images: FloatArray) -> tuple[FloatArray, FloatArray]:
+            token.cancel()
+            return super().detect(images)
+
+    backend = CancelsDuringFirstBatch(
+        grade_means=settings.grader_mean, grade_stds=settings.grader_std
+    )
+    with pytest.raises(Cancelled):
+        analyse_volume(
+            long_volume(20), backend, settings, batch_size=2, cancel=token, prep_threads=4
+        )
+    assert backend.detect_batches == [2]
+
+
+@pytest.mark.parametrize(
+    ("cores", "threads"), [(None, 1), (2, 1), (4, 1), (8, 2), (16, 4), (64, 4)]
+)
+def test_prep_threads_grow_with_the_cores_but_stay_few(cores: int | None, threads: int) -> None:
+    assert prep_threads_for(cores) == threads
 
 
 class PerWindowBackend(FakeBackend):
@@ -295,3 +333,14 @@ def test_nan_probabilities_stop_the_analysis_instead_of_reading_normal(
 
     with pytest.raises(BackendUnavailableError, match="invalid probabilities"):
         analyse_volume(long_volume(2), NanGrader(), settings)
+
+
+def test_the_default_batch_follows_the_backend_device(settings: ModelSettings) -> None:
+    cpu = fake_for(settings)
+    assert default_batch_size(cpu) == DEFAULT_BATCH_SIZE
+    gpu = FakeBackend(
+        name="torch-cuda", grade_means=settings.grader_mean, grade_stds=settings.grader_std
+    )
+    assert default_batch_size(gpu) == DEFAULT_GPU_BATCH_SIZE
+    analyse_volume(long_volume(20), gpu, settings)
+    assert gpu.detect_batches == [DEFAULT_GPU_BATCH_SIZE, 20 - DEFAULT_GPU_BATCH_SIZE]
