@@ -83,6 +83,40 @@ class RunStart:
         return train_idx, val_idx
 
 
+# Settings a resumed run may change: more epochs (the user's call), and the grader's feature
+# size, which the checkpoint records once the network is built.
+RESUMABLE_CHANGES = frozenset({"epochs", "feature_dim"})
+
+
+def _flat(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"optimiser.lr": 0.01, ...}``, lists and tuples alike (a checkpoint may hold either)."""
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = json.loads(json.dumps(value))
+    return flat
+
+
+def check_resumed_config(saved: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+    """Refuse to resume with other settings than the run started with (say, ``--resume``
+    without the original ``--set``): it would go on training silently with the defaults."""
+    before, now = _flat(saved), _flat(config)
+    changed = sorted(
+        key
+        for key in before.keys() | now.keys()
+        if key not in RESUMABLE_CHANGES and before.get(key) != now.get(key)
+    )
+    if changed:
+        listed = "; ".join(f"{k}: {before.get(k)!r} → {now.get(k)!r}" for k in changed[:6])
+        raise ValueError(
+            f"--resume: this command's settings differ from the run's ({listed}). Give the "
+            "same --config, --set, --batch-size and --lr as when the run started (only "
+            "--epochs may change)."
+        )
+
+
 def open_run(
     options: TrainOptions,
     context: distributed.DistContext,
@@ -90,9 +124,11 @@ def open_run(
     cancel: CancelToken | None,
     *,
     kind: str,
+    config: Mapping[str, Any],
 ) -> RunStart:
-    """Create the output folder, load ``last.pt`` with ``--resume``, seed, and split the
-    studies (a resumed run keeps its checkpoint's split)."""
+    """Create the output folder, load ``last.pt`` with ``--resume`` (refused when ``config``,
+    the settings this command resolved, differs from the run's), seed, and split the studies
+    (a resumed run keeps its checkpoint's split)."""
     out = options.out_dir
     out.mkdir(parents=True, exist_ok=True)
     if options.threads:
@@ -101,6 +137,8 @@ def open_run(
     if resume_from is not None and not resume_from.exists():
         raise FileNotFoundError(f"--resume: no {LAST_CHECKPOINT} in {out}")
     checkpoint = load_checkpoint(resume_from, kind=kind) if resume_from else None
+    if checkpoint is not None:
+        check_resumed_config(checkpoint["config"], config)
     seed_everything(options.seed + context.rank)
     source = study_source(
         options.data_dir,

@@ -149,7 +149,7 @@ def _train(
     cancel: CancelToken | None,
 ) -> DetectorRun:
     config = resolve_config(detector_config(options.config), options)
-    run = open_run(options, context, studies, cancel, kind="detector")
+    run = open_run(options, context, studies, cancel, kind="detector", config=config.to_dict())
     checkpoint = run.checkpoint
     samples = build_detector_samples(
         run.source.studies,

@@ -166,7 +166,7 @@ def _train(
     cancel: CancelToken | None,
 ) -> GraderRun:
     config = resolve_config(grader_config(options.config), options)
-    run = open_run(options, context, studies, cancel, kind="grader")
+    run = open_run(options, context, studies, cancel, kind="grader", config=config.to_dict())
     checkpoint = run.checkpoint
     samples = build_grader_samples(run.source.studies, config, cancel=cancel)
     train_idx, val_idx = run.indices(samples.study_names)

@@ -23,6 +23,7 @@ from mscc_desktop.training.datasets import (
     window_statistics,
 )
 from mscc_desktop.training.engine import TrainOptions, load_checkpoint
+from mscc_desktop.training.run_loop import check_resumed_config
 from mscc_desktop.training.train_grader import train_grader
 from tests.training.factories import make_study
 
@@ -64,6 +65,34 @@ def test_resume_continues_where_the_run_stopped(
     assert last["step"] == 2 * first["step"]
     assert last["norm_mean"] == first["norm_mean"]  # statistics of the original split
     assert [r["epoch"] for r in _rows(tmp_path / "run" / "metrics.csv")] == ["1", "2"]
+
+
+def test_resume_with_other_settings_is_refused_before_training(
+    tmp_path: Path, tiny_studies: list[LabelledStudy]
+) -> None:
+    options = TrainOptions(
+        None, tmp_path / "run", config="tiny", epochs=1, show_progress=False,
+        overrides={"crop_margin": "0.3"},
+    )  # fmt: skip
+    train_grader(options, studies=tiny_studies)
+    before = (tmp_path / "run" / "last.pt").read_bytes()
+    # The original --set left out: resuming would silently train on with the default margin.
+    forgotten = replace(options, epochs=2, resume=True, overrides={})
+    with pytest.raises(ValueError, match=r"crop_margin: 0\.3 → 0\.5.*only --epochs may change"):
+        train_grader(forgotten, studies=tiny_studies)
+    with pytest.raises(ValueError, match=r"optimiser\.lr"):
+        train_grader(replace(options, resume=True, lr=0.5), studies=tiny_studies)
+    assert (tmp_path / "run" / "last.pt").read_bytes() == before
+
+
+def test_resume_config_check_compares_nested_settings_and_allows_more_epochs() -> None:
+    saved = {"epochs": 2, "feature_dim": 64, "sizes": (1, 2), "optimiser": {"lr": 0.1}}
+    check_resumed_config(saved, {"epochs": 5, "feature_dim": 0, "sizes": [1, 2],
+                                 "optimiser": {"lr": 0.1}})  # fmt: skip
+    with pytest.raises(ValueError, match=r"optimiser\.lr: 0\.1 → 0\.2"):
+        check_resumed_config(saved, {**saved, "optimiser": {"lr": 0.2}})
+    with pytest.raises(ValueError, match=r"new_key: None → 1"):
+        check_resumed_config(saved, {**saved, "new_key": 1})
 
 
 def test_resume_without_a_checkpoint_is_an_error(tmp_path: Path) -> None:
