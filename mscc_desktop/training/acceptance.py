@@ -59,6 +59,7 @@ class Predictions:
     score: npt.NDArray[np.float64]
     probabilities: npt.NDArray[np.float64]  # (N, 3)
     backend: str
+    truth_grade: tuple[str, ...] = ()  # fine Bilsky grade per slice ("" unknown); may be empty
 
     def __len__(self) -> int:
         return int(self.study.shape[0])
@@ -98,6 +99,7 @@ def collect_predictions(
                     sl.box.as_tuple() if sl.box is not None else (0.0,) * 4,
                     sl.detection_score if sl.box is not None else 0.0,
                     sl.probabilities if sl.probabilities is not None else (np.nan,) * 3,
+                    label.grade.value if label.grade is not None else "",
                 )
             )
         report(progress, (position + 1) / len(folders), f"analysed {folder.name}")
@@ -114,6 +116,7 @@ def collect_predictions(
         score=np.asarray(columns[5], np.float64),
         probabilities=np.asarray(columns[6], np.float64),
         backend=f"{backend.runtime} · {backend.device}",
+        truth_grade=tuple(columns[7]),
     )
 
 
@@ -163,12 +166,33 @@ def acceptance_metrics(predictions: Predictions, thresholds: Thresholds) -> dict
         "high_grade_image_specificity": _share(~called_high[~is_high]),
         "high_grade_study_sensitivity": _share(study_called[study_truth]),
         "high_grade_study_specificity": _share(~study_called[~study_truth]),
+        "called_by_bilsky_grade": _called_by_grade(p, graded, called),
         "thresholds": {
             "high": thresholds.high,
             "any_mscc": thresholds.any_mscc,
             "canal_score": thresholds.canal_score,
         },
         "backend": p.backend,
+    }
+
+
+def _called_by_grade(
+    p: Predictions, graded: npt.NDArray[np.bool_], called: npt.NDArray[np.int64]
+) -> dict[str, dict[str, int]]:
+    """How the graded slices of each fine Bilsky grade were called: where the three-class
+    errors sit (say, 1a called normal or 1b called high), which the 3×3 table hides."""
+    if len(p.truth_grade) != len(p):
+        return {}
+    names = {g.position: g.value for g in GradeGroup} | {-1: "canal not found"}
+    table: dict[str, dict[str, int]] = {}
+    for grade, group in zip(np.asarray(p.truth_grade)[graded], called[graded], strict=True):
+        if grade:
+            row = table.setdefault(str(grade), {})
+            row[names[int(group)]] = row.get(names[int(group)], 0) + 1
+    order = [names[g.position] for g in GradeGroup] + [names[-1]]
+    return {
+        grade: {name: row[name] for name in order if name in row}
+        for grade, row in sorted(table.items())
     }
 
 

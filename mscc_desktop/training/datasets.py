@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mscc_desktop.core.findings import Box
-from mscc_desktop.core.grades import GradeGroup
+from mscc_desktop.core.grades import BilskyGrade, GradeGroup
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
 from mscc_desktop.core.windows import window_stack
 from mscc_desktop.inference.preprocess import (
@@ -60,6 +60,7 @@ class SliceLabel:
     box: Box | None  # canal box in slice pixels (edges), None when not drawn
     group: GradeGroup | None  # None when not graded
     degenerative: bool = False
+    grade: BilskyGrade | None = None  # the fine Bilsky grade, where labels.csv gives one
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -69,6 +69,7 @@ def load_study_and_volume(
                 box=boxes.get(row.sop_instance_uid),
                 group=row.group,
                 degenerative=row.degenerative,
+                grade=row.bilsky_grade,
             )
         )
     if missing:

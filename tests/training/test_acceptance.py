@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +78,23 @@ def test_a_canal_below_the_threshold_is_neither_found_nor_graded() -> None:
     assert metrics["canal_found_iou50"] == 0.5
     assert metrics["high_grade_image_sensitivity"] == 0.5  # the unfound slice counts as normal
     assert metrics["high_grade_study_sensitivity"] == 0.5
+
+
+def test_calls_are_tabled_per_fine_bilsky_grade() -> None:
+    # 1a called normal, 1b called high, 1c right, and one 3 whose canal was not found.
+    preds = replace(
+        _predictions([0.1, 0.9, 0.9, 0.9], [1, 1, 2, 2], [0.9, 0.9, 0.9, 0.0]),
+        truth_grade=("1a", "1b", "1c", "3"),
+    )
+    metrics = acceptance_metrics(preds, Thresholds(high=0.5, any_mscc=0.5, canal_score=0.5))
+    assert metrics["called_by_bilsky_grade"] == {
+        "1a": {"normal": 1},
+        "1b": {"high": 1},
+        "1c": {"high": 1},
+        "3": {"canal not found": 1},
+    }
+    # Predictions without fine grades (older callers) leave the table out, not wrong.
+    assert (
+        acceptance_metrics(replace(preds, truth_grade=()), Thresholds())["called_by_bilsky_grade"]
+        == {}
+    )
