@@ -89,32 +89,28 @@ def main() -> int:
     batches = [_prepare(volume, s, min(s + b, n), settings) for s in range(0, n, b)]
     results["prep_s"] = time.perf_counter() - start
     assert settings.detector_torch is not None and settings.grader_torch is not None
-    backend = TorchBackend(
-        settings.detector_torch,
-        settings.grader_torch,
-        use_cuda=cuda,
-        half=cuda,
-        threads=torch.get_num_threads(),
-    )
+    backends = {
+        half: TorchBackend(
+            settings.detector_torch,
+            settings.grader_torch,
+            use_cuda=cuda,
+            half=half,
+            threads=torch.get_num_threads(),
+        )
+        for half in ({True, False} if cuda else {False})
+    }
+    backend = backends[cuda]  # as the app runs it: fp16 autocast on CUDA
 
-    def backend_detect() -> None:
-        for batch in batches:
-            backend.detect(batch.detector)
+    def detect_all(runner: Any) -> Callable[[], None]:
+        def run() -> None:
+            for batch in batches:
+                runner.detect(batch.detector)
 
+        return run
+
+    backend_detect = detect_all(backend)
     results["detect_backend_s"] = _median(timed, backend_detect, args.repeats)
-    backend_fp32 = TorchBackend(
-        settings.detector_torch,
-        settings.grader_torch,
-        use_cuda=cuda,
-        half=False,
-        threads=torch.get_num_threads(),
-    )
-
-    def backend_detect_fp32() -> None:
-        for batch in batches:
-            backend_fp32.detect(batch.detector)
-
-    results["detect_backend_fp32_s"] = _median(timed, backend_detect_fp32, args.repeats)
+    results["detect_backend_fp32_s"] = _median(timed, detect_all(backends[False]), args.repeats)
 
     det_ckpt = load_checkpoint(args.checkpoints[0], kind="detector")
     from mscc_desktop.training.configs import detector_config_from_dict
