@@ -225,9 +225,10 @@ def _labels_group(
 def read_labels_folder(data_dir: str | os.PathLike[str], *, name: str = "reference") -> Readings:
     """The reference standard of a labelled data folder: every ``<study>/labels.csv``.
 
-    Written against the synthetic layout's documented columns with the csv module: a shared
-    labels reader (``core.labels``) did not exist when this was written; switch to it once it
-    does, keeping these error messages.
+    Kept apart from ``core.labels.read_labels_csv`` on purpose: that reader wants the whole
+    synthetic layout (``slice_index``, both grade columns), while a site's reference file
+    here needs only ``sop_instance_uid`` and a group or a grade, and its errors name the
+    file and line for the person who wrote it.
 
     Raises
     ------
