@@ -5,8 +5,8 @@
 #
 # 1. Issue 5: scripts/bench_pipeline.py on the torch CUDA backend (fp16 autocast), the paper
 #    config and the compact config, random weights (timing only: no trained paper weights
-#    exist), a 120-slice 512x512 study, batch 8 and 32, median of 3 runs.
-#    Then scripts/profile_torch_backend.py on the paper config at batch 8: the exported
+#    exist), a 120-slice 512x512 study, batch 8 and 16 (compact: the first only), median of 3 runs.
+#    Then scripts/profile_torch_backend.py on the paper config at the first batch size: the exported
 #    detector against eager torch, the grader per batch, and the profiler's top operators.
 # 2. Issue 4: scripts/grader_sweep.py: grader variants trained side by side on the
 #    recipe's generated studies, compared on the synthetic test set and on the hand-labelled
