@@ -1,14 +1,15 @@
 """The pipeline's CPU-side pre-processing, and how it overlaps with a GPU-like backend.
 
-    python scripts/bench_preprocess.py [--slices 120] [--study DIR]
+    python scripts/bench_preprocess.py [--slices 120] [--study DIR] [--switch-intervals S ...]
 
 1. Milliseconds per slice (batch of 8, 512² slices, median of 5) for windowing in the three
    paper windows, the detector input at 512 (the paper config: no resampling) and 320 (the
    compact config), and the grader crops at 224 and 160.
 2. A 120-slice analysis with a simulated GPU backend whose calls hold the GIL in Python for
    about as long as the torch backend's dispatch does on an H100 (4 ms per slice to detect,
-   15 ms per grader call), with 1, 2 and 4 preparing threads: the seconds the analysis
-   spends outside the backend ("rest") are the pre-processing it failed to hide.
+   15 ms per grader call), with 1, 2 and 4 preparing threads (and, with
+   ``--switch-intervals 0.005 0.0005``, at several GIL switch intervals): the seconds the
+   analysis spends outside the backend ("rest") are the pre-processing it failed to hide.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class PythonBoundBackend:
         return np.full((crops.shape[0], 3, 3), 1.0 / 3.0, np.float32)
 
 
-def overlap(n_slices: int, study: Path | None) -> None:
+def overlap(n_slices: int, study: Path | None, switch_intervals: list[float]) -> None:
     import tempfile
 
     from scripts.bench_pipeline import _load_volume, write_study
@@ -117,26 +118,45 @@ def overlap(n_slices: int, study: Path | None) -> None:
         grader_std=(0.2,) * 3,
     )
     print(f"\n{n_slices}-slice analysis, simulated GIL-bound GPU backend, batch 16")
-    print("  threads   total s   backend s   rest s")
-    for threads in (1, 2, 4):
-        totals, rests = [], []
-        for _ in range(3):
-            backend = PythonBoundBackend(512)
-            start = time.perf_counter()
-            analyse_volume(volume, backend, settings, batch_size=16, prep_threads=threads)
-            totals.append(time.perf_counter() - start)
-            rests.append(totals[-1] - backend.inside_s)
-        total, rest = statistics.median(totals), statistics.median(rests)
-        print(f"  {threads:7d}   {total:7.2f}   {total - rest:9.2f}   {rest:6.2f}")
+    print("  GIL switch interval   threads   total s   backend s   rest s")
+    # The first analysis of a process is slower (caches, thread start): not a measurement.
+    analyse_volume(volume, PythonBoundBackend(512), settings, batch_size=16)
+    default = sys.getswitchinterval()
+    try:
+        for interval in switch_intervals:
+            sys.setswitchinterval(interval)
+            for threads in (1, 2, 4):
+                totals, rests = [], []
+                for _ in range(3):
+                    backend = PythonBoundBackend(512)
+                    start = time.perf_counter()
+                    analyse_volume(volume, backend, settings, batch_size=16, prep_threads=threads)
+                    totals.append(time.perf_counter() - start)
+                    rests.append(totals[-1] - backend.inside_s)
+                total, rest = statistics.median(totals), statistics.median(rests)
+                print(
+                    f"  {interval * 1000:13.1f} ms   {threads:7d}   {total:7.2f}"
+                    f"   {total - rest:9.2f}   {rest:6.2f}"
+                )
+    finally:
+        sys.setswitchinterval(default)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--slices", type=int, default=120)
     parser.add_argument("--study", type=Path, help="a study folder (default: generate one)")
+    parser.add_argument(
+        "--switch-intervals",
+        type=float,
+        nargs="+",
+        default=[sys.getswitchinterval()],
+        metavar="S",
+        help="Python GIL switch intervals to compare (default: this Python's, 0.005)",
+    )
     args = parser.parse_args()
     stage_costs()
-    overlap(args.slices, args.study)
+    overlap(args.slices, args.study, args.switch_intervals)
     return 0
 
 
