@@ -84,8 +84,8 @@ def _prepare(volume: Volume, start: int, stop: int, model: ModelSettings) -> _Ba
 def prep_threads_for(cpu_count: int | None) -> int:
     """Pre-processing threads: one on small machines (the runtime needs the cores), up to
     four where there are many cores: with a GPU running the networks, the CPU-side windowing
-    bounds the pipeline (on the H100 machine one thread took 0.43 s for 120 slices, as long
-    as the detector; ``scripts/profile_torch_backend.py``)."""
+    bounds the pipeline (on the H100 machine one thread took 0.43 s for 120 slices, nearly
+    as long as the detector, 0.54 s; ``scripts/profile_torch_backend.py``)."""
     cores = cpu_count or 1
     return 1 if cores <= 4 else min(4, cores // 4)
 
