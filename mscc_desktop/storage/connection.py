@@ -19,6 +19,7 @@ import os
 import socket
 import sqlite3
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def open_store(
         conn = _connect(str(file), file, busy_timeout_s, uri=False)
     db = Database(conn)
     try:
-        prepare_store(db, read_only=read_only)
+        prepare_store(db, read_only=read_only, busy_timeout_s=busy_timeout_s)
     except BaseException:
         db.close()
         raise
@@ -97,25 +98,32 @@ def open_memory_store() -> Database:
     return prepare_store(Database(memory=True))
 
 
-def prepare_store(db: Database, *, read_only: bool = False) -> Database:
+def prepare_store(
+    db: Database, *, read_only: bool = False, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+) -> Database:
     """Check, configure and migrate an open connection; mark dead owners' analyses interrupted.
 
     Works on any :class:`sqlite_utils.Database` (file or in-memory). Returns ``db``.
     """
     path = store_file(db)
-    try:
-        # Reads the header: fails here, before anything is written, for a non-database file.
-        db.execute("PRAGMA schema_version").fetchone()
-        _refuse_newer(db, path)
-        _refuse_foreign(db, path)
-        db.execute("PRAGMA foreign_keys = ON")
-        if not read_only and not db.memory:
-            db.enable_wal()
-            # FULL: a saved review survives power loss too, not only a crash (one fsync per
-            # commit; the store writes a few rows per reader action).
-            db.execute("PRAGMA synchronous = FULL")
-    except sqlite3.Error as error:
-        raise store_error(error, path, doing="opening it") from error
+    deadline = time.monotonic() + busy_timeout_s
+    pause = 0.01
+    while True:
+        try:
+            _configure(db, path, read_only=read_only)
+            break
+        except sqlite3.OperationalError as error:
+            # Switching a new store to WAL takes a write lock, and SQLite may answer "locked"
+            # at once instead of waiting (it skips its busy handler where waiting could
+            # deadlock) when two instances open the store together: a CI run failed that
+            # way once in the two-writer test. Retry until the busy timeout.
+            locked = "locked" in str(error).lower() or "busy" in str(error).lower()
+            if not locked or time.monotonic() + pause > deadline:
+                raise store_error(error, path, doing="opening it") from error
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+        except sqlite3.Error as error:
+            raise store_error(error, path, doing="opening it") from error
     version = _user_version(db)
     if version < SCHEMA_VERSION:
         if read_only:
@@ -132,6 +140,19 @@ def prepare_store(db: Database, *, read_only: bool = False) -> Database:
     if not read_only:
         mark_interrupted_analyses(db)
     return db
+
+
+def _configure(db: Database, path: str, *, read_only: bool) -> None:
+    # Reads the header: fails here, before anything is written, for a non-database file.
+    db.execute("PRAGMA schema_version").fetchone()
+    _refuse_newer(db, path)
+    _refuse_foreign(db, path)
+    db.execute("PRAGMA foreign_keys = ON")
+    if not read_only and not db.memory:
+        db.enable_wal()
+        # FULL: a saved review survives power loss too, not only a crash (one fsync per
+        # commit; the store writes a few rows per reader action).
+        db.execute("PRAGMA synchronous = FULL")
 
 
 def mark_interrupted_analyses(db: Database) -> int:

@@ -69,6 +69,40 @@ def test_file_store_uses_wal_foreign_keys_and_full_sync(store_path: Path) -> Non
     db.close()
 
 
+def _locked_for(times: int, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make switching to WAL answer "database is locked" ``times`` times, as SQLite does when
+    two instances open a new store at once; returns the attempt counter."""
+    attempts = [0]
+    real = Database.enable_wal
+
+    def enable_wal(self: Database) -> None:
+        attempts[0] += 1
+        if attempts[0] <= times:
+            raise sqlite3.OperationalError("database is locked")
+        real(self)
+
+    monkeypatch.setattr(Database, "enable_wal", enable_wal)
+    return attempts
+
+
+def test_opening_retries_while_another_instance_holds_the_new_store(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts = _locked_for(3, monkeypatch)
+    db = open_store(store_path)
+    assert attempts[0] == 4 and db.journal_mode == "wal"
+    db.close()
+
+
+def test_a_store_that_stays_locked_is_refused_after_the_busy_timeout(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts = _locked_for(10_000, monkeypatch)
+    with pytest.raises(StoreError, match="stayed locked by another program"):
+        open_store(store_path, busy_timeout_s=0.3)
+    assert 2 <= attempts[0] < 100  # retried with a growing pause, then gave up
+
+
 def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path: Path) -> None:
     bogus = tmp_path / "notes.sqlite"
     content = b"This is a text file, not SQLite. " * 200
