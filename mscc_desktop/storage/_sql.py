@@ -46,6 +46,12 @@ def store_file(db: Database) -> str:
     return "the results store"
 
 
+def is_lock_error(error: sqlite3.Error) -> bool:
+    """SQLite's "database is locked" / "busy": another connection holds the lock."""
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
 def store_error(error: sqlite3.Error, path: str | Path, *, doing: str) -> StoreError:
     """Translate a SQLite error into a :class:`StoreError` a user can act on."""
     text = str(error).lower()
@@ -54,7 +60,7 @@ def store_error(error: sqlite3.Error, path: str | Path, *, doing: str) -> StoreE
             f"The results store {path} is read-only, so {doing} failed. "
             "Make the file and its folder writable, or choose another store with --db."
         )
-    elif "locked" in text or "busy" in text:
+    elif is_lock_error(error):
         message = (
             f"The results store {path} stayed locked by another program, so {doing} failed. "
             "Close other mscc-desktop windows that use it, then try again."

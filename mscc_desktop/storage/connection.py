@@ -28,7 +28,7 @@ from sqlite_utils import Database
 from mscc_desktop.core.config import AppConfig
 from mscc_desktop.core.errors import StoreError
 from mscc_desktop.core.findings import AnalysisStatus
-from mscc_desktop.storage._sql import store_error, store_file, write_transaction
+from mscc_desktop.storage._sql import is_lock_error, store_error, store_file, write_transaction
 from mscc_desktop.storage.audit import record_audit
 from mscc_desktop.storage.records import AuditAction
 from mscc_desktop.storage.schema import MIGRATION_NAMES, MIGRATION_SET, MIGRATIONS, SCHEMA_VERSION
@@ -117,8 +117,7 @@ def prepare_store(
             # at once instead of waiting (it skips its busy handler where waiting could
             # deadlock) when two instances open the store together: a CI run failed that
             # way once in the two-writer test. Retry until the busy timeout.
-            locked = "locked" in str(error).lower() or "busy" in str(error).lower()
-            if not locked or time.monotonic() + pause > deadline:
+            if not is_lock_error(error) or time.monotonic() + pause > deadline:
                 raise store_error(error, path, doing="opening it") from error
             time.sleep(pause)
             pause = min(pause * 2, 0.2)
