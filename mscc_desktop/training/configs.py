@@ -90,6 +90,9 @@ class GraderConfig:
     exclude_degenerative: bool = True
     augmentation: str = "ct"  # HU-domain augmentation preset (training.augment)
     rotation_deg: float = 10.0  # random rotation of the patch with "ct" augmentation
+    # EMA of the weights (training.weight_average), validated, checkpointed and exported in
+    # place of the last weights; 0 turns it off.
+    weight_average_decay: float = 0.0
     feature_dim: int = field(default=0)  # filled from the architecture at build time
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,8 +136,12 @@ _COMPACT_DETECTOR = DetectorConfig(
     representation_size=256,
     rpn_pre_nms_top_n_train=600,
     rpn_post_nms_top_n_train=300,
-    rpn_pre_nms_top_n_test=300,
-    rpn_post_nms_top_n_test=50,
+    # Inference only: one canal per slice needs few candidates. On E7's checkpoint
+    # (scripts/detector_proposal_sweep.py) 100/10 instead of 300/50 cut the ONNX detector's CPU
+    # time per slice by 16 % (NMS and RoIAlign) and moved test AP50 from 0.9990 to 0.9979 (one
+    # slice of 975); the real-CT canal check was unchanged.
+    rpn_pre_nms_top_n_test=100,
+    rpn_post_nms_top_n_test=10,
     rpn_batch_size_per_image=128,
     box_batch_size_per_image=128,
     box_score_thresh=0.05,

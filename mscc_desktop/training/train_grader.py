@@ -60,6 +60,7 @@ from mscc_desktop.training.run_loop import (
     write_summary,
 )
 from mscc_desktop.training.study_reader import training_data_summary
+from mscc_desktop.training.weight_average import WeightAverage
 
 logger = logging.getLogger(__name__)
 
@@ -186,8 +187,18 @@ def _train(
     if options.init_weights is not None and checkpoint is None:
         _init_from_file(model, options.init_weights)
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
+        # With weight averaging "model" holds the average (what is exported) and
+        # "training_model" the weights the optimiser was moving.
+        model.load_state_dict(checkpoint.get("training_model", checkpoint["model"]))
     model = model.to(context.device)
+    average = (
+        WeightAverage(model, config.weight_average_decay)
+        if config.weight_average_decay > 0
+        else None
+    )
+    if average is not None and checkpoint is not None and "training_model" in checkpoint:
+        average.load(checkpoint["model"], int(checkpoint["averaged_updates"]))
+    used = model if average is None else average.module
     net = distributed.wrap_model(model, context)
     optimizer = build_optimizer(
         model.backbone_parameters(),
@@ -245,6 +256,8 @@ def _train(
                 )
                 optimiser_step(optimizer, loss, model.parameters(), config.optimiser.grad_clip_norm)
                 step += 1
+                if average is not None:
+                    average.update(model)
                 fused = torch.softmax(logits.detach(), dim=-1).mean(dim=1)
                 acc = float((fused.argmax(dim=1) == target).float().mean())
                 for key, value in (("loss", loss), ("ce", ce), ("compactness", pl)):
@@ -253,7 +266,7 @@ def _train(
                 progress.step(epoch=epoch + 1, loss=float(loss.detach()), acc=acc, lr=lr)
             means = train_means(sums, len(loader), context)
             if context.is_main:
-                val = evaluate_grader(model, val_dataset, device=context.device)
+                val = evaluate_grader(used, val_dataset, device=context.device)
                 score = (val["ac1"], val["balanced_accuracy"])
                 improved = best is None or score > (best["ac1"], best["balanced_accuracy"])
                 if improved:
@@ -271,7 +284,15 @@ def _train(
                     payload={
                         "kind": "grader",
                         "config": replace(config, feature_dim=model.feature_dim).to_dict(),
-                        "model": model.state_dict(),
+                        "model": used.state_dict(),
+                        **(
+                            {}
+                            if average is None
+                            else {
+                                "training_model": model.state_dict(),
+                                "averaged_updates": average.updates,
+                            }
+                        ),
                         "optimizer": optimizer.state_dict(),
                         "best_metrics": best,
                         "norm_mean": list(mean),
