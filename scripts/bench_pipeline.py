@@ -5,6 +5,8 @@ One generated 120-slice 512 x 512 study (or ``--study DIR``) is loaded and analy
 
 * each inference backend that works here (onnx-cpu, onnx-cuda, torch-cpu, torch-cuda) through
   :func:`mscc_desktop.inference.pipeline.analyse_volume` (batched, pre-processing overlapped);
+  when the model has an int8 CPU detector, onnx-cpu runs it and a second onnx-cpu row times
+  the float detector;
 * a naive baseline in the same run: per slice, unbatched, torch eager — torchvision's Faster
   R-CNN called on one image, then the CWL grader on that slice's three crops.
 
@@ -25,6 +27,7 @@ weights of the architecture recorded in the manifest.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -188,6 +191,8 @@ def child_backend(args: argparse.Namespace) -> dict[str, Any]:
     volume, load_s = _load_volume(Path(args.study))
     start = time.perf_counter()
     settings = load_model_settings(args.model)
+    if args.float_detector:  # the same model without its int8 CPU detector
+        settings = dataclasses.replace(settings, detector_onnx_int8=None)
     try:
         backend = create_backend(settings, args.child)
     except MsccError as error:
@@ -214,7 +219,8 @@ def child_backend(args: argparse.Namespace) -> dict[str, Any]:
     assert findings is not None
     return {
         "name": args.child
-        + {None: "", True: " (prefetch)", False: " (no prefetch)"}[args.prefetch],
+        + {None: "", True: " (prefetch)", False: " (no prefetch)"}[args.prefetch]
+        + (" (float detector)" if args.float_detector else ""),
         "device": f"{backend.runtime} · {backend.device}",
         "n_slices": volume.n_slices,
         "load_s": load_s,
@@ -421,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--prefetch", choices=("on", "off"), help=argparse.SUPPRESS)
+    parser.add_argument("--float-detector", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.prefetch = {None: None, "on": True, "off": False}[args.prefetch]
     if args.batch_size is None:  # children always get it explicitly (no import in them)
@@ -441,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--model {model} --checkpoints {det_ckpt} {gra_ckpt} --grade-all")
         return 0
 
+    from mscc_desktop.inference.backends import resolve_model
+
     with tempfile.TemporaryDirectory(prefix="mscc-bench-") as tmp:
         work = Path(tmp)
         if args.random_export:
@@ -449,8 +458,6 @@ def main(argv: list[str] | None = None) -> int:
             args.checkpoints = [str(det_ckpt), str(gra_ckpt)]
             args.grade_all = True
         else:
-            from mscc_desktop.inference.backends import resolve_model
-
             manifest = resolve_model(args.model)
             assert manifest.folder is not None
             model = manifest.folder
@@ -461,9 +468,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         extra = ["--checkpoints", *args.checkpoints] if args.checkpoints else []
         extra += ["--grade-all"] if args.grade_all else []
+        has_int8 = resolve_model(model).detector.int8_file is not None
         rows = []
         for name in args.backends:
             rows.append(_run_child(name, args, model, study, extra))
+            if name == "onnx-cpu" and has_int8:
+                # The CPU backend runs the int8 detector: time the float one beside it.
+                rows.append(_run_child(name, args, model, study, [*extra, "--float-detector"]))
         if args.compare_prefetch and "onnx-cpu" in args.backends:
             for mode in ("on", "off"):
                 rows.append(

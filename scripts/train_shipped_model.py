@@ -18,7 +18,8 @@ run picks up where it stopped; training itself resumes from ``last.pt``):
 2. ``mscc-desktop train detector`` and ``mscc-desktop train grader`` on the training studies,
    side by side with one thread each (on two cores shared with other work this beats two
    threads per job, whose threads wait on each other), or ``--sequential``.
-3. ``mscc-desktop export`` into ``--out``.
+3. ``mscc-desktop export`` into ``--out``, with an int8 copy of the detector for the CPU
+   backend calibrated on the training studies (``--int8-calibration``).
 4. Decision thresholds (canal score, P(high), P(low)+P(high)) are chosen on the *validation*
    studies held out from training (:func:`mscc_desktop.training.acceptance.choose_thresholds`)
    and written into the manifest.
@@ -324,7 +325,10 @@ def main() -> int:
 
     cmd = [*_cli(), "export", "--detector", str(runs / "detector" / "best.pt"),
            "--grader", str(runs / "grader" / "best.pt"), "--out", str(args.out),
-           "--id", args.out.name, "--version", args.version]  # fmt: skip
+           "--id", args.out.name, "--version", args.version,
+           # The int8 detector the CPU backend runs, calibrated on the training studies; the
+           # evaluation below runs on the CPU backend, so its figures are the int8 detector's.
+           "--int8-calibration", str(work / "train")]  # fmt: skip
     if args.fp16_weights:
         cmd.append("--fp16-weights")
     if args.torch_files:

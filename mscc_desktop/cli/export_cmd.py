@@ -1,7 +1,8 @@
 """``mscc-desktop export``: turn trained checkpoints into a verified model folder.
 
 Writes ONNX (opset 17, dynamic batch) for the detector and the grader, optionally torch.export
-programs (.pt2) for the torch backend, and ``manifest.json`` with sha256 checksums. Each network
+programs (.pt2) for the torch backend, optionally an int8 detector for the ONNX Runtime CPU
+backend (``--int8-calibration``), and ``manifest.json`` with sha256 checksums. Each network
 is checked against torch before the manifest is written. Needs the ``train`` extra.
 Exit codes: 0 exported, 1 error.
 """
@@ -42,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write torch.export programs (.pt2) for the optional torch backend",
     )
     parser.add_argument(
+        "--int8-calibration",
+        metavar="DATA",
+        help="also write an int8 detector for the ONNX Runtime CPU backend, calibrated on "
+        "slices of the study folders in DATA (e.g. the training data)",
+    )
+    parser.add_argument(
         "--evaluation", metavar="JSON", help="evaluation results to record in the manifest"
     )
 
@@ -69,5 +76,6 @@ def run(args: argparse.Namespace) -> int:
         fp16_weights=args.fp16_weights,
         torch_files=args.torch_files,
         evaluation=evaluation,
+        int8_calibration=Path(args.int8_calibration) if args.int8_calibration else None,
     )
     return EXIT_OK if ok else EXIT_ERROR

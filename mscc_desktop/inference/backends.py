@@ -122,8 +122,16 @@ def _onnx(model: ModelSettings, *, cuda: bool, threads: int, gpu: str) -> Infere
 
     if model.detector_onnx is None or model.grader_onnx is None:
         raise BackendUnavailableError(f"Model {model.model_id} has no ONNX files.")
+    # The int8 detector is for the CPU only: ONNX Runtime's CUDA provider runs quantized
+    # graphs through slow fall-backs, and a CUDA session that fails is refused below anyway.
+    int8 = not cuda and model.detector_onnx_int8 is not None
     backend = OnnxBackend(
-        model.detector_onnx, model.grader_onnx, use_cuda=cuda, threads=threads, gpu_name=gpu
+        model.detector_onnx_int8 if int8 and model.detector_onnx_int8 else model.detector_onnx,
+        model.grader_onnx,
+        use_cuda=cuda,
+        threads=threads,
+        gpu_name=gpu,
+        detector_note="int8 detector" if int8 else "",
     )
     if cuda and not backend.on_cuda:
         raise BackendUnavailableError(

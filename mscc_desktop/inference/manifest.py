@@ -70,11 +70,16 @@ class WindowSpec:
 
 @dataclass(frozen=True, slots=True)
 class DetectorSpec:
-    """The canal detector's files and input size (I/O contract in ``inference.backend``)."""
+    """The canal detector's files and input size (I/O contract in ``inference.backend``).
+
+    ``int8_file`` is an optional copy with int8 convolutions (static quantization) that the
+    ONNX Runtime CPU backend runs instead of ``file``; GPUs and torch run the float files.
+    """
 
     file: str
     input_size: int
     torch_file: str | None = None
+    int8_file: str | None = None
     classes: tuple[str, ...] = ("background", "canal")
 
 
@@ -143,6 +148,10 @@ class ModelManifest:
         return self._path(self.detector.file)
 
     @property
+    def detector_int8_path(self) -> Path | None:
+        return self._path(self.detector.int8_file)
+
+    @property
     def grader_path(self) -> Path | None:
         return self._path(self.grader.file)
 
@@ -197,6 +206,7 @@ class ModelManifest:
             "detector": {
                 "file": self.detector.file,
                 "torch_file": self.detector.torch_file,
+                **({"int8_file": self.detector.int8_file} if self.detector.int8_file else {}),
                 "input_size": self.detector.input_size,
                 "input": "images",
                 "outputs": ["boxes", "scores"],
@@ -344,6 +354,7 @@ def manifest_from_dict(data: Mapping[str, Any], *, where: str = MANIFEST_NAME) -
         file=str(r.file_name(det, "file")),
         input_size=r.integer(det, "input_size", lo=16, hi=4096),
         torch_file=r.file_name(det, "torch_file", optional=True),
+        int8_file=r.file_name(det, "int8_file", optional=True),
     )
     gra = r.obj(data, "grader")
     std = r.numbers(gra, "std", n_windows)
@@ -391,7 +402,8 @@ def manifest_from_dict(data: Mapping[str, Any], *, where: str = MANIFEST_NAME) -
             raise r.fail(f"the sha256 of {name} is not 64 hex digits")
         files.append(FileEntry(name, sha, r.integer(entry, "size_bytes", lo=0, hi=1 << 40)))
     listed = {f.name for f in files}
-    for needed in (detector.file, grader.file, detector.torch_file, grader.torch_file):
+    used = (detector.file, grader.file, detector.torch_file, grader.torch_file, detector.int8_file)
+    for needed in used:
         if needed is not None and needed not in listed:
             raise r.fail(f"{needed} is used but has no checksum in 'files'")
     mapping = r.obj(data, "grade_mapping")

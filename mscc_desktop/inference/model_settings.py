@@ -35,8 +35,9 @@ class ModelSettings:
         The model's decision thresholds (an analysis may override them).
     synthetic_only
         Trained on synthetic phantoms only (shown on every result and report).
-    folder, detector_onnx, grader_onnx, detector_torch, grader_torch
+    folder, detector_onnx, grader_onnx, detector_torch, grader_torch, detector_onnx_int8
         Where the model's files are (verified by the manifest loader); ``None`` when absent.
+        ``detector_onnx_int8`` is what the ONNX Runtime CPU backend runs when present.
     """
 
     model_id: str
@@ -56,6 +57,7 @@ class ModelSettings:
     grader_onnx: Path | None = None
     detector_torch: Path | None = None
     grader_torch: Path | None = None
+    detector_onnx_int8: Path | None = None
 
     def __post_init__(self) -> None:
         n = len(self.presets)
@@ -85,6 +87,7 @@ class ModelSettings:
             grader_onnx=manifest.grader_path,
             detector_torch=manifest.detector_torch_path,
             grader_torch=manifest.grader_torch_path,
+            detector_onnx_int8=manifest.detector_int8_path,
         )
 
 

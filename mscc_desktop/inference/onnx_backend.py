@@ -106,6 +106,8 @@ class OnnxBackend:
         CUDA device and its name for :attr:`device`.
     fallback_warning
         Set by the factory when a GPU was wanted but this backend runs on the CPU.
+    detector_note
+        Added to :attr:`device` (e.g. ``"int8 detector"`` for the quantized CPU detector).
     """
 
     def __init__(
@@ -118,6 +120,7 @@ class OnnxBackend:
         device_id: int = 0,
         gpu_name: str = "",
         fallback_warning: str | None = None,
+        detector_note: str = "",
     ) -> None:
         options = _session_options(threads)
         providers = _providers(use_cuda, device_id)
@@ -126,6 +129,7 @@ class OnnxBackend:
         self._threads = threads
         self._gpu_name = gpu_name or f"GPU {device_id}"
         self._fallback = fallback_warning
+        self._detector_note = detector_note
         self._det_input = self._detector.get_inputs()[0].name
         self._grade_input = self._grader.get_inputs()[0].name
         det_outputs = [o.name for o in self._detector.get_outputs()]
@@ -157,7 +161,8 @@ class OnnxBackend:
     def device(self) -> str:
         if self.on_cuda:
             return f"CUDA · {self._gpu_name}"
-        return f"CPU · {self._threads} thread{'s' if self._threads != 1 else ''}"
+        text = f"CPU · {self._threads} thread{'s' if self._threads != 1 else ''}"
+        return f"{text} · {self._detector_note}" if self._detector_note else text
 
     @property
     def fallback_warning(self) -> str | None:

@@ -52,6 +52,7 @@ def run_export(
     fp16_weights: bool,
     torch_files: bool,
     evaluation: Mapping[str, Any] | None,
+    int8_calibration: Path | None = None,
 ) -> bool:
     """Export a model folder; ``True`` on success (prints its id, checksum and size)."""
     for path in (detector, grader):
@@ -69,6 +70,7 @@ def run_export(
             fp16_weights=fp16_weights,
             torch_files=torch_files,
             evaluation=evaluation,
+            int8_calibration=int8_calibration,
         )
     except (ValueError, ExportCheckError, MsccError) as error:
         print(f"mscc-desktop export: {error}", file=sys.stderr)

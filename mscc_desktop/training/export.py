@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 
 OPSET = 17
 DETECTOR_FILE = "detector.onnx"
+DETECTOR_INT8_FILE = "detector-int8.onnx"
 GRADER_FILE = "grader.onnx"
 DETECTOR_TORCH_FILE = "detector.pt2"
 GRADER_TORCH_FILE = "grader.pt2"
@@ -169,6 +170,30 @@ def _onnx_backend(detector_path: Path, grader_path: Path) -> Any:
     return OnnxBackend(detector_path, grader_path, threads=max(1, torch.get_num_threads()))
 
 
+def _int8_detector(float_backend: Any, out_dir: Path, data_dir: Path, size: int) -> dict[str, Any]:
+    """Write the int8 detector next to the float one; its comparison for the manifest."""
+    from mscc_desktop.training.quantize import (
+        calibration_images,
+        compare_detectors,
+        quantize_detector,
+    )
+
+    images = calibration_images(data_dir, size=size)
+    int8_path = out_dir / DETECTOR_INT8_FILE
+    quantize_detector(out_dir / DETECTOR_FILE, int8_path, images)
+    # The box head's float weights are most of the file: stored fp16 like the float model's.
+    store_initializers_fp16(int8_path)
+    int8_backend = _onnx_backend(int8_path, out_dir / GRADER_FILE)
+    check = compare_detectors(*float_backend.detect(images), *int8_backend.detect(images))
+    return {
+        "file": DETECTOR_INT8_FILE,
+        "method": "onnxruntime static quantization: QDQ, Conv only, per-channel int8 weights, "
+        "uint8 activations (MinMax calibration)",
+        "calibration": f"{check.images} slices of {data_dir.name} (evenly spaced per study)",
+        "vs_float": check.to_dict(),
+    }
+
+
 def check_detector(backend: Any, detector: CanalDetector, images: torch.Tensor) -> float:
     """Max box difference (px) between ONNX Runtime and torch; raises beyond tolerance."""
     worst = 0.0
@@ -273,12 +298,17 @@ def export_model(
     crop_margin: float | None = None,
     evaluation: Mapping[str, Any] | None = None,
     training_data: TrainingData | None = None,
+    int8_calibration: Path | None = None,
 ) -> ModelManifest:
     """Export both checkpoints into the model folder ``out_dir`` and write its manifest.
 
     ``torch_files`` also writes ``torch.export`` programs (``.pt2``, fp32) for the optional
     torch backend; ``torchscript`` is an older name for the same switch (TorchScript itself
     is deprecated in torch 2.14, so no TorchScript file is written).
+
+    ``int8_calibration`` (a folder of study folders, e.g. the training data) adds an int8
+    copy of the detector for the ONNX Runtime CPU backend (:mod:`.quantize`), calibrated on
+    slices of those studies and checked against the float detector on them.
 
     Returns the written manifest. Raises :class:`ExportCheckError` when ONNX Runtime and torch
     disagree beyond tolerance (the folder then holds no manifest, so it is not a model).
@@ -303,8 +333,12 @@ def export_model(
     backend = _onnx_backend(det_path, gra_path)
     box_diff = check_detector(backend, nets.detector, images)
     prob_diff = check_grader(backend, nets.grader, crops)
-    del backend
     files = [DETECTOR_FILE, GRADER_FILE]
+    int8_check: dict[str, Any] | None = None
+    if int8_calibration is not None:
+        int8_check = _int8_detector(backend, out_dir, int8_calibration, det_cfg.input_size)
+        files.append(DETECTOR_INT8_FILE)
+    del backend
     write_torch = torch_files or torchscript
     if write_torch:
         _torch_program(nets.detector, images, out_dir / DETECTOR_TORCH_FILE, name="images")
@@ -330,6 +364,7 @@ def export_model(
             file=DETECTOR_FILE,
             input_size=det_cfg.input_size,
             torch_file=DETECTOR_TORCH_FILE if write_torch else None,
+            int8_file=DETECTOR_INT8_FILE if int8_check is not None else None,
             classes=DETECTOR_CLASSES,
         ),
         grader=GraderSpec(
@@ -362,6 +397,7 @@ def export_model(
                 "torch": torch.__version__,
                 "onnx_vs_torch_max_box_px": box_diff,
                 "onnx_vs_torch_max_prob": prob_diff,
+                **({"int8_detector": int8_check} if int8_check is not None else {}),
             },
         },
         evaluation=dict(evaluation or {}),
