@@ -60,6 +60,7 @@ class Predictions:
     probabilities: npt.NDArray[np.float64]  # (N, 3)
     backend: str
     truth_grade: tuple[str, ...] = ()  # fine Bilsky grade per slice ("" unknown); may be empty
+    slice_index: tuple[int, ...] = ()  # the label's slice index in its series; may be empty
 
     def __len__(self) -> int:
         return int(self.study.shape[0])
@@ -100,6 +101,7 @@ def collect_predictions(
                     sl.detection_score if sl.box is not None else 0.0,
                     sl.probabilities if sl.probabilities is not None else (np.nan,) * 3,
                     label.grade.value if label.grade is not None else "",
+                    label.slice_index,
                 )
             )
         report(progress, (position + 1) / len(folders), f"analysed {folder.name}")
@@ -117,6 +119,7 @@ def collect_predictions(
         probabilities=np.asarray(columns[6], np.float64),
         backend=f"{backend.runtime} · {backend.device}",
         truth_grade=tuple(columns[7]),
+        slice_index=tuple(int(i) for i in columns[8]),
     )
 
 

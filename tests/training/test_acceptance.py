@@ -13,7 +13,9 @@ from mscc_desktop.training.acceptance import (
     Predictions,
     acceptance_metrics,
     choose_thresholds,
+    collect_predictions,
     evaluate_model_folder,
+    find_studies,
 )
 from mscc_desktop.training.datasets import LabelledStudy
 from mscc_desktop.training.export import export_model
@@ -37,6 +39,10 @@ def test_acceptance_counts_every_labelled_slice(
     assert result["backend"].startswith("ONNX Runtime")
     with pytest.raises(FileNotFoundError):
         evaluate_model_folder(model, tmp_path / "missing")
+    # Each row names its study and slice, so other truth can be joined to it.
+    predictions = collect_predictions(model, find_studies(data))
+    assert predictions.slice_index == tuple(range(12)) * 2
+    assert predictions.study.tolist() == [0] * 12 + [1] * 12
 
 
 def _predictions(p_high: list[float], groups: list[int], scores: list[float]) -> Predictions:
