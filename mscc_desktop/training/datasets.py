@@ -44,6 +44,7 @@ from mscc_desktop.training.augment import (
     Augmentation,
     SliceTransform,
     augmentation,
+    canal_density,
     elastic,
     photometric,
     random_transform,
@@ -314,6 +315,8 @@ def grader_crop(
         angle = math.radians(rng.uniform(-config.rotation_deg, config.rotation_deg))
         turn = SliceTransform(rows, cols, 1.0, angle, (0.0, 0.0), False)
         hu, box = turn.apply(hu), turn.box(box)
+    if aug.canal_density is not None and rng.random() < aug.canal_density.probability:
+        hu = canal_density(hu, box, aug.canal_density, rng)
     if aug.elastic is not None and rng.random() < aug.elastic.probability:
         hu = elastic(hu, aug.elastic, max(box.width, box.height), rng)
     if aug.photometric is not None:

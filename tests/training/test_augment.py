@@ -165,7 +165,27 @@ def test_elastic_warp_bends_the_canal_outline_but_keeps_it_in_place() -> None:
     np.testing.assert_allclose(flat, hu, atol=1e-3)  # no displacement, no change
 
 
-@pytest.mark.parametrize("preset", ["ct_shape", "ct_soft", "ct_shape_soft"])
+def test_canal_density_moves_the_canal_soft_tissue_together_and_nothing_else() -> None:
+    from mscc_desktop.training.augment import CanalDensityAugment, canal_density
+
+    size, cx, cy, a, b = 96, 48.0, 48.0, 16.0, 12.0
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    hu = np.full((size, size), -100.0, np.float32)  # fat around the canal
+    hu[((cols - cx) / a) ** 2 + ((rows - cy) / b) ** 2 <= 1.0] = 20.0  # thecal sac
+    hu[((cols - 40) / 4) ** 2 + ((rows - 48) / 4) ** 2 <= 1.0] = 80.0  # tumour in it
+    hu[((cols - 58) / 3) ** 2 + ((rows - 48) / 3) ** 2 <= 1.0] = 700.0  # bone spur in it
+    box = Box(cx - a, cy - b, cx + a, cy + b)
+    aug = CanalDensityAugment(offset_hu=(30.0, 30.0))
+    out = canal_density(hu, box, aug, np.random.default_rng(0))
+    shift = out - hu
+    assert shift[48, 48] == pytest.approx(30.0) and shift[48, 40] == pytest.approx(30.0)
+    # Tumour-to-sac contrast is kept; fat, bone and everything outside the box stay put.
+    assert out[48, 40] - out[48, 48] == pytest.approx(hu[48, 40] - hu[48, 48])
+    assert shift[48, 58] == 0.0 and shift[5, 5] == 0.0 and shift[48, 70] == 0.0
+    assert not np.shares_memory(out, hu)
+
+
+@pytest.mark.parametrize("preset", ["ct_shape", "ct_soft", "ct_shape_soft", "ct_shape_soft_dense"])
 def test_grader_presets_produce_finite_crops_that_vary(preset: str) -> None:
     from mscc_desktop.training.configs import grader_config, with_overrides
     from mscc_desktop.training.datasets import build_grader_samples, grader_crop
