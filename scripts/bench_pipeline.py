@@ -88,20 +88,24 @@ def write_study(folder: Path, *, n_slices: int, size: int) -> Path:
     return folder
 
 
-def random_export(config: str, out: Path) -> tuple[Path, Path, Path]:
-    """Random-weight checkpoints of ``config`` exported to a model folder (ONNX + TorchScript)."""
+def random_export(
+    config: str, out: Path, detector_overrides: dict[str, str] | None = None
+) -> tuple[Path, Path, Path]:
+    """Random-weight checkpoints of ``config`` exported to a model folder (ONNX + TorchScript);
+    ``detector_overrides`` are ``--set``-style changes of the detector config."""
     from dataclasses import replace
 
     import torch
 
-    from mscc_desktop.training.configs import detector_config, grader_config
+    from mscc_desktop.training.configs import detector_config, grader_config, with_overrides
     from mscc_desktop.training.cwl import CWLGrader
     from mscc_desktop.training.engine import save_checkpoint
     from mscc_desktop.training.export import export_model
     from mscc_desktop.training.networks import build_detector
 
     torch.manual_seed(0)
-    det_cfg, gra_cfg = detector_config(config), grader_config(config)
+    det_cfg = with_overrides(detector_config(config), detector_overrides or {})
+    gra_cfg = grader_config(config)
     detector = build_detector(det_cfg).eval()
     grader = CWLGrader(gra_cfg.arch, n_windows=gra_cfg.n_windows, temperature=gra_cfg.temperature)
     det_ckpt, gra_ckpt = out / "detector.ckpt", out / "grader.ckpt"
@@ -387,6 +391,13 @@ def _table(rows: list[dict[str, Any]], baseline: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def _settings(items: list[str]) -> dict[str, str]:
+    pairs = [item.partition("=") for item in items]
+    if any(not sep for _, sep, _ in pairs):
+        raise SystemExit(f"--detector-set needs KEY=VALUE, got {items}")
+    return {key: value for key, _, value in pairs}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
@@ -418,6 +429,13 @@ def main(argv: list[str] | None = None) -> int:
         "(later runs: --model DIR/random-CONFIG --checkpoints DIR/detector.ckpt "
         "DIR/grader.ckpt --grade-all, without exporting again)",
     )
+    parser.add_argument(
+        "--detector-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --random-export: change a detector setting, e.g. rpn_post_nms_top_n_test=10",
+    )
     parser.add_argument("--json", help="write the rows as JSON")
     parser.add_argument(
         "--grade-all",
@@ -444,7 +462,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--export-to needs --random-export CONFIG")
         folder = Path(args.export_to)
         folder.mkdir(parents=True, exist_ok=True)
-        model, det_ckpt, gra_ckpt = random_export(args.random_export, folder)
+        overrides = _settings(args.detector_set)
+        model, det_ckpt, gra_ckpt = random_export(args.random_export, folder, overrides)
         print(f"--model {model} --checkpoints {det_ckpt} {gra_ckpt} --grade-all")
         return 0
 
@@ -454,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         if args.random_export:
             print(f"exporting random-weight '{args.random_export}' networks ...", flush=True)
-            model, det_ckpt, gra_ckpt = random_export(args.random_export, work)
+            overrides = _settings(args.detector_set)
+            model, det_ckpt, gra_ckpt = random_export(args.random_export, work, overrides)
             args.checkpoints = [str(det_ckpt), str(gra_ckpt)]
             args.grade_all = True
         else:
