@@ -124,9 +124,9 @@ def _onnx(model: ModelSettings, *, cuda: bool, threads: int, gpu: str) -> Infere
         raise BackendUnavailableError(f"Model {model.model_id} has no ONNX files.")
     # The int8 detector is for the CPU only: ONNX Runtime's CUDA provider runs quantized
     # graphs through slow fall-backs, and a CUDA session that fails is refused below anyway.
-    int8 = not cuda and model.detector_onnx_int8 is not None
+    int8 = None if cuda else model.detector_onnx_int8
     backend = OnnxBackend(
-        model.detector_onnx_int8 if int8 and model.detector_onnx_int8 else model.detector_onnx,
+        int8 or model.detector_onnx,
         model.grader_onnx,
         use_cuda=cuda,
         threads=threads,
