@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mscc_desktop.core.dicom import load_series, pick_series, scan_folder
-from mscc_desktop.core.errors import MsccError
+from mscc_desktop.core.dicom import open_folder
+from mscc_desktop.core.errors import MsccError, NothingToLoadError
 from mscc_desktop.core.windows import window_stack
 from mscc_desktop.inference.preprocess import detector_input
 
@@ -77,11 +77,10 @@ def calibration_images(
     per_study = max(1, max_images // len(folders))
     images: list[FloatArray] = []
     for folder in folders:
-        scan = scan_folder(folder, min_slices=1)
-        chosen = pick_series(scan.series).chosen
-        if chosen is None:
+        try:
+            hu = open_folder(folder).volume.hu
+        except NothingToLoadError:
             continue
-        hu = load_series(chosen).hu
         for index in np.linspace(0, hu.shape[0] - 1, min(per_study, hu.shape[0])).astype(int):
             tensor, _ = detector_input(window_stack(hu[index])[None], size=size)
             images.append(tensor[0])
