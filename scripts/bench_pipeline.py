@@ -392,10 +392,12 @@ def _table(rows: list[dict[str, Any]], baseline: dict[str, Any] | None) -> str:
 
 
 def _settings(items: list[str]) -> dict[str, str]:
-    pairs = [item.partition("=") for item in items]
-    if any(not sep for _, sep, _ in pairs):
-        raise SystemExit(f"--detector-set needs KEY=VALUE, got {items}")
-    return {key: value for key, _, value in pairs}
+    from mscc_desktop.cli.train_cmd import settings_from_text
+
+    try:
+        return settings_from_text(items)
+    except ValueError as error:
+        raise SystemExit(f"--detector-set {error}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

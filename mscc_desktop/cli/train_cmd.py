@@ -82,6 +82,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def settings_from_text(items: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` texts (``--set``) as a dict; ``ValueError`` names the first malformed one."""
+    settings: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"needs KEY=VALUE, not {item!r}")
+        settings[key.strip()] = value.strip()
+    return settings
+
+
 def run(args: argparse.Namespace) -> int:
     if not training_available():
         print(f"mscc-desktop train: {TRAINING_EXTRA_HINT}", file=sys.stderr)
@@ -92,13 +103,11 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.val_fraction < 1.0:
         print("mscc-desktop train: --val-fraction must be in [0, 1)", file=sys.stderr)
         return EXIT_ERROR
-    overrides: dict[str, str] = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            print(f"mscc-desktop train: --set needs KEY=VALUE, not {item!r}", file=sys.stderr)
-            return EXIT_ERROR
-        overrides[key.strip()] = value.strip()
+    try:
+        overrides = settings_from_text(args.set)
+    except ValueError as error:
+        print(f"mscc-desktop train: --set {error}", file=sys.stderr)
+        return EXIT_ERROR
     # Loaded by name: the CLI layer must not import torch (see pyproject's import contracts).
     cli = importlib.import_module("mscc_desktop.training.cli")
     options = cli.TrainOptions(
