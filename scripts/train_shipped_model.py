@@ -9,8 +9,9 @@ total) or faster on a GPU::
 Steps (each skipped when its output exists and ``--force`` is not given, so an interrupted
 run picks up where it stopped; training itself resumes from ``last.pt``):
 
-1. The generator (``mscc_desktop.synth``) writes the training studies (seed ``--seed``) and a
-   separate test set (seed ``--test-seed``, never used in training), each with a
+1. The generator (``mscc_desktop.synth``) writes the training studies (seed ``--seed``), a
+   calibration set for the thresholds (``--calibration-seed``) and a separate test set
+   (seed ``--test-seed``), the last two never used in training, each with a
    ``dataset.json`` describing the generator, its version, settings and seeds (copied into the
    manifest). Each study renders ``--render-slices`` slices spread over its whole C7-L3 scan:
    more patients and lesions for the same rendering time. The training studies carry more
@@ -20,9 +21,14 @@ run picks up where it stopped; training itself resumes from ``last.pt``):
    threads per job, whose threads wait on each other), or ``--sequential``.
 3. ``mscc-desktop export`` into ``--out``, with an int8 copy of the detector for the CPU
    backend calibrated on the training studies (``--int8-calibration``).
-4. Decision thresholds (canal score, P(high), P(low)+P(high)) are chosen on the *validation*
-   studies held out from training (:func:`mscc_desktop.training.acceptance.choose_thresholds`)
-   and written into the manifest.
+4. Decision thresholds (canal score, P(high), P(low)+P(high)) are chosen on a separate
+   *calibration* set (seed ``--calibration-seed``, the training studies' disease mix, never
+   trained on and never used to pick a checkpoint) with
+   :func:`mscc_desktop.training.acceptance.choose_thresholds`, and written into the manifest.
+   Its 40 studies hold about 300 high-grade slices, so the 97 %-sensitivity threshold rests on
+   about ten of them; the grader's 9 validation studies (about 45) let it swing from 0.05 to
+   0.37 between training seeds (see ``mscc_desktop/training/README.md``, "Thresholds"). The
+   validation studies' figures at the chosen thresholds are reported beside it.
 5. The exported model runs through the app's own pipeline on the test studies
    (:func:`mscc_desktop.training.acceptance.evaluate_model_folder`); the numbers go into the
    manifest (``evaluation``) and ``--work/evaluation.json``. Then ``mscc-desktop evaluate
@@ -53,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from mscc_desktop.core.config import DEFAULT_MODEL_ID
+from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.synth.output import generate_dataset
 from mscc_desktop.synth.params import GENERATOR_NAME, GENERATOR_VERSION, GeneratorConfig
 
@@ -171,8 +178,15 @@ def _train_both(
         raise SystemExit(f"training failed: {', '.join(failed)} (see {logs})")
 
 
-def _choose_thresholds(model_dir: Path, data_dir: Path, run_dir: Path) -> dict[str, Any]:
-    """Pick the decision thresholds on the validation studies and write them to the manifest."""
+def _choose_thresholds(
+    model_dir: Path, calibration_dir: Path, train_dir: Path, run_dir: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Pick the decision thresholds on the calibration studies and write them to the manifest.
+
+    Returns the calibration set's and the grader's validation studies' figures at those
+    thresholds (the validation studies picked the grader's checkpoint, so they are not used
+    to choose the thresholds).
+    """
     from mscc_desktop.inference.manifest import update_model_folder
     from mscc_desktop.training.acceptance import (
         acceptance_metrics,
@@ -180,15 +194,20 @@ def _choose_thresholds(model_dir: Path, data_dir: Path, run_dir: Path) -> dict[s
         collect_predictions,
     )
     from mscc_desktop.training.engine import load_checkpoint
+    from mscc_desktop.training.study_reader import find_studies
 
-    split = load_checkpoint(run_dir / "best.pt", kind="grader")["split"]
-    folders = [data_dir / name for name in split["val"]]
-    predictions = collect_predictions(model_dir, folders)
-    chosen = choose_thresholds(predictions)
+    calibration_predictions = collect_predictions(model_dir, find_studies(calibration_dir))
+    chosen = choose_thresholds(calibration_predictions)
     update_model_folder(model_dir, thresholds=chosen)
-    validation = acceptance_metrics(predictions, chosen)
+    calibration = acceptance_metrics(calibration_predictions, chosen)
+    calibration["n_high_grade_slices"] = int(
+        (calibration_predictions.truth_group == GradeGroup.HIGH.position).sum()
+    )
+    split = load_checkpoint(run_dir / "best.pt", kind="grader")["split"]
+    folders = [train_dir / name for name in split["val"]]
+    validation = acceptance_metrics(collect_predictions(model_dir, folders), chosen)
     validation["studies"] = list(split["val"])
-    return validation
+    return calibration, validation
 
 
 def real_canal_summary(model_dir: Path, real_data: Path) -> dict[str, Any]:
@@ -229,6 +248,13 @@ def main() -> int:
     parser.add_argument("--test-studies", type=int, default=20)
     parser.add_argument("--seed", type=int, default=20240)
     parser.add_argument("--test-seed", type=int, default=90731)
+    parser.add_argument(
+        "--calibration-studies",
+        type=int,
+        default=40,
+        help="studies (training disease mix) on which the decision thresholds are chosen",
+    )
+    parser.add_argument("--calibration-seed", type=int, default=61113)
     parser.add_argument(
         "--render-slices",
         type=int,
@@ -278,8 +304,9 @@ def main() -> int:
     )
     parser.add_argument("--force", action="store_true", help="redo steps whose output exists")
     args = parser.parse_args()
-    if args.seed == args.test_seed:
-        parser.error("--test-seed must differ from --seed (the test set is never trained on)")
+    if len({args.seed, args.test_seed, args.calibration_seed}) < 3:
+        parser.error("--seed, --calibration-seed and --test-seed must differ (the calibration "
+                     "and test sets are never trained on)")  # fmt: skip
 
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -297,6 +324,9 @@ def main() -> int:
     _generate(work / "train", studies=args.train_studies, seed=args.seed, config=train_config,
               force=args.force, clock=clock, name="generate training data",
               workers=args.generate_workers)  # fmt: skip
+    _generate(work / "calibration", studies=args.calibration_studies,
+              seed=args.calibration_seed, config=train_config, force=args.force, clock=clock,
+              name="generate calibration data", workers=args.generate_workers)  # fmt: skip
     _generate(work / "test", studies=args.test_studies, seed=args.test_seed, config=test_config,
               force=args.force, clock=clock, name="generate test data",
               workers=args.generate_workers)  # fmt: skip
@@ -335,11 +365,13 @@ def main() -> int:
         cmd.append("--torch-files")
     _run(cmd, clock, "export")
 
-    print("\n=== choose thresholds on the validation studies", flush=True)
+    print("\n=== choose thresholds on the calibration studies", flush=True)
     wall, cpu = time.perf_counter(), _cpu_seconds()
-    validation = _choose_thresholds(args.out, work / "train", runs / "grader")
+    calibration, validation = _choose_thresholds(
+        args.out, work / "calibration", work / "train", runs / "grader"
+    )
     clock.record("choose thresholds", wall, cpu)
-    print(json.dumps(validation["thresholds"]), flush=True)
+    print(json.dumps(calibration["thresholds"]), flush=True)
 
     print("\n=== evaluate on the held-out test studies", flush=True)
     wall, cpu = time.perf_counter(), _cpu_seconds()
@@ -348,6 +380,7 @@ def main() -> int:
 
     evaluation = evaluate_model_folder(args.out, work / "test")
     evaluation["test_seed"] = args.test_seed
+    evaluation["calibration"] = {**calibration, "seed": args.calibration_seed}
     evaluation["validation"] = validation
     clock.record("evaluate", wall, cpu)
     if args.real_data is not None:

@@ -14,7 +14,8 @@ The pipeline runs once with the canal threshold at 0 (every slice gets its best 
 and probabilities, see :func:`collect_predictions`); :func:`acceptance_metrics` then applies
 any :class:`~mscc_desktop.core.findings.Thresholds` exactly as the pipeline would (a slice
 below ``canal_score`` has no canal and no grade). That is how :func:`choose_thresholds` picks
-the decision thresholds on *validation* studies without re-running the networks.
+the decision thresholds on held-out (calibration) studies without re-running the
+networks.
 
 The numbers are what ``scripts/train_shipped_model.py`` writes into the manifest.
 """
@@ -64,6 +65,29 @@ class Predictions:
 
     def __len__(self) -> int:
         return int(self.study.shape[0])
+
+    def of_studies(self, picks: Sequence[int]) -> Predictions:
+        """The slices of the studies ``picks`` (indices into ``study_names``), in that order.
+
+        A study picked twice appears twice, as a study-level bootstrap sample needs; its
+        slices keep their original study index.
+        """
+        rows = np.concatenate(
+            [np.flatnonzero(self.study == k) for k in picks] or [np.zeros(0, np.int64)]
+        )
+        return Predictions(
+            study_names=self.study_names,
+            study=self.study[rows],
+            truth_box=self.truth_box[rows],
+            truth_group=self.truth_group[rows],
+            degenerative=self.degenerative[rows],
+            box=self.box[rows],
+            score=self.score[rows],
+            probabilities=self.probabilities[rows],
+            backend=self.backend,
+            truth_grade=tuple(self.truth_grade[i] for i in rows) if self.truth_grade else (),
+            slice_index=tuple(self.slice_index[i] for i in rows) if self.slice_index else (),
+        )
 
 
 def collect_predictions(
@@ -206,7 +230,7 @@ def choose_thresholds(
     max_canal_score: float = 0.5,
     canal_recall_loss: float = 0.005,
 ) -> Thresholds:
-    """Decision thresholds chosen on *validation* predictions (never on the test set).
+    """Decision thresholds chosen on held-out predictions (never on the test set).
 
     * ``canal_score``: the highest value (at most ``max_canal_score``) that loses at most
       ``canal_recall_loss`` of the canals found at score > 0 (every axial slice of a spine

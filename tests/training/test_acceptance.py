@@ -104,3 +104,15 @@ def test_calls_are_tabled_per_fine_bilsky_grade() -> None:
         acceptance_metrics(replace(preds, truth_grade=()), Thresholds())["called_by_bilsky_grade"]
         == {}
     )
+
+
+def test_predictions_of_studies_keeps_each_picked_studys_slices() -> None:
+    predictions = _predictions([0.1, 0.2, 0.3, 0.4], [0, 2, 1, 2], [0.9, 0.8, 0.7, 0.6])
+    # Slices 0 and 2 belong to study 0 ("a"), 1 and 3 to study 1 ("b").
+    resampled = predictions.of_studies([1, 1, 0])
+    assert resampled.study.tolist() == [1, 1, 1, 1, 0, 0]
+    assert resampled.probabilities[:, 2].tolist() == [0.2, 0.4, 0.2, 0.4, 0.1, 0.3]
+    assert resampled.truth_group.tolist() == [2, 2, 2, 2, 0, 1]
+    assert resampled.score.tolist() == [0.8, 0.6, 0.8, 0.6, 0.9, 0.7]
+    assert resampled.study_names == ("a", "b")
+    assert len(predictions.of_studies([])) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
 
@@ -12,7 +13,16 @@ import pytest
 
 from mscc_desktop.synth.output import generate_dataset
 from mscc_desktop.synth.params import GeneratorConfig
+from mscc_desktop.training.acceptance import (
+    acceptance_metrics,
+    choose_thresholds,
+    collect_predictions,
+)
+from mscc_desktop.training.datasets import LabelledStudy
+from mscc_desktop.training.engine import load_checkpoint
 from mscc_desktop.training.export import export_model
+from mscc_desktop.training.study_reader import find_studies
+from tests.training.disk_data import write_study
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
@@ -99,3 +109,48 @@ def test_proposal_sweep_exports_each_setting(
             int(post),
         )
         assert 0.0 <= row["canal_ap50"] <= 1.0 and row["detector_ms_per_slice"] > 0
+
+
+def test_threshold_stability_compares_validation_and_calibration_thresholds(
+    trained_runs: dict[str, Path],
+    tiny_studies: list[LabelledStudy],
+    generated_test_set: Path,
+    tmp_path: Path,
+) -> None:
+    model = tmp_path / "model"
+    export_model(trained_runs["detector"] / "best.pt", trained_runs["grader"] / "best.pt", model)
+    train = tmp_path / "train"
+    for number, study in enumerate(tiny_studies):
+        write_study(study, train / study.name, seed=number)
+    out = tmp_path / "stability.json"
+    code = _script("threshold_stability").main([
+        "--run", f"tiny={model}:{trained_runs['grader']}", "--train", str(train),
+        "--calibration", str(generated_test_set), "--test", str(generated_test_set),
+        "--bootstrap", "5", "--json", str(out),
+    ])  # fmt: skip
+    assert code == 0
+    result = json.loads(out.read_text())["tiny"]
+    assert set(result) == {"validation", "calibration"}
+    split = load_checkpoint(trained_runs["grader"] / "best.pt", kind="grader")["split"]
+    assert result["validation"]["n_studies"] == len(split["val"]) > 0
+    assert result["calibration"]["n_studies"] == 2
+    for row in result.values():
+        low, mid, high = row["high_threshold_bootstrap_5_50_95"]
+        assert 0.05 <= low <= mid <= high <= 0.95  # choose_thresholds clips to [0.05, 0.95]
+        assert 0.0 <= row["test"]["high_grade_image_specificity"] <= 1.0
+    # Calibration and test are the same studies here: the thresholds must be the rule's on
+    # those predictions, and the "test" figures those predictions under them.
+    predictions = collect_predictions(model, find_studies(generated_test_set))
+    chosen = choose_thresholds(predictions)
+    calibration = result["calibration"]
+    assert calibration["thresholds"] == asdict(chosen)
+    metrics = acceptance_metrics(predictions, chosen)
+    for key, value in calibration["test"].items():
+        assert value == pytest.approx(metrics[key], nan_ok=True)
+
+
+def test_threshold_stability_rejects_a_malformed_run() -> None:
+    module = _script("threshold_stability")
+    with pytest.raises(SystemExit):
+        module.main(["--run", "no-separators", "--train", "a", "--calibration", "b",
+                     "--test", "c"])  # fmt: skip
