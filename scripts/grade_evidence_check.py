@@ -40,7 +40,8 @@ from mscc_desktop.synth.canal import CanalMasks
 from mscc_desktop.synth.generate import generate_study
 from mscc_desktop.synth.params import GeneratorConfig
 from mscc_desktop.synth.sampling import sample_study, study_seed
-from mscc_desktop.training.acceptance import called_groups, collect_predictions, find_studies
+from mscc_desktop.training.acceptance import called_groups, collect_predictions
+from mscc_desktop.training.study_reader import find_studies
 
 AREA_BINS_PX = (0.0, 2.0, 5.0, 10.0, 20.0, np.inf)
 GAP_BINS_PX = (0.0, 1.0, 2.0, 3.0, 5.0, np.inf)
@@ -75,9 +76,7 @@ def _geometry(test_dir: Path, names: tuple[str, ...]) -> dict[tuple[str, int], d
         assert study.masks is not None
         pixel_mm2 = params.scan.pixel_spacing_mm**2
         tissues = params.tissues
-        contrast = (tissues.tumour - max(tissues.csf, tissues.epidural_fat)) / (
-            params.scan.noise_sd_hu
-        )
+        contrast = tissues.canal_tumour_contrast / (params.scan.noise_sd_hu)
         for truth, masks in zip(study.truths, study.masks, strict=True):
             gap = _tumour_cord_gap_mm(masks)
             out[(name, truth.index)] = {

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mscc_desktop.synth.params import TissueHU
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 REAL_BOXES = ROOT / "tests" / "data" / "real_canal_boxes"
@@ -46,7 +48,7 @@ def _lesion_contrast(folders: list[Path]) -> np.ndarray:
     for folder in folders:
         parameters = json.loads((folder / "study.json").read_text())["parameters"]
         tissues, noise = parameters["tissues"], parameters["scan"]["noise_sd_hu"]
-        contrast = tissues["tumour"] - max(tissues["csf"], tissues["epidural_fat"])
+        contrast = TissueHU(**tissues).canal_tumour_contrast
         with (folder / "labels.csv").open(newline="") as handle:
             values.extend(contrast / noise for _ in csv.DictReader(handle))
     return np.asarray(values)

@@ -26,16 +26,16 @@ boxes are the bony canal in display pixels (see :mod:`mscc_desktop.core.labels` 
 1-based VOC convention). Study ``i`` of a dataset uses seed
 ``sampling.study_seed(S, i)``; the same seed gives byte-identical pixel data.
 
-Realism where the networks look (generator 1.1.0, tuned so a model trained on phantoms finds
+Realism where the networks look (generator 1.2.0, tuned so a model trained on phantoms finds
 the canal on real CT and does not mistake a normal real canal for a tumour-filled one):
 scanner noise of 7-55 HU with a 1.5-4 mm grain and up to 55 % streaky (row-elongated) noise;
 coarse, patchy trabecular bone; posterior elements with a thin cortex around cancellous bone
 and slightly irregular outlines; a basivertebral vein; canal contents between 0 and ~60 HU
 (beam hardening, partial volume, enhancing veins) with the cord often invisible and the
 epidural fat mostly hidden by partial volume, a bright partial-volume rim along the bony wall,
-and a tumour always >= 16 HU brighter than the sac (the grade stays visible); 30 % of studies
-without contrast; fields of view up to the 500 mm bore, off-centre, and backs lifted off the
-table by cushions.
+and a tumour brightened with the rest of the canal, so it keeps its own >= 26 HU over CSF
+(the grade stays visible); 30 % of studies without contrast; fields of view up to the 500 mm
+bore, off-centre, and backs lifted off the table by cushions.
 
 Main entry points: :func:`sample_study` (parameters from a seed), :func:`generate_study`
 (in memory), :func:`write_study`, :func:`generate_dataset` and :func:`ensure_demo_study`.

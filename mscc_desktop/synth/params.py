@@ -16,7 +16,7 @@ from typing import Any
 from mscc_desktop.core.grades import BilskyGrade
 
 GENERATOR_NAME = "mscc-desktop synth"
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 
 
 class Phase(StrEnum):
@@ -102,6 +102,20 @@ class TissueHU:
     epidural_vein: float
     cartilage: float
     marrow: float  # rib and long-bone marrow
+    # How much brighter than their true HU the canal's contents look (beam hardening inside the
+    # bony ring, partial volume, enhancing veins): already in ``csf``, ``cord`` and
+    # ``epidural_fat``, and added to the tumour where it lies inside the canal (generator 1.2).
+    canal_bias: float = 0.0
+
+    @property
+    def canal_tumour(self) -> float:
+        """The tumour's apparent HU inside the canal (before each lesion's own offset)."""
+        return self.tumour + self.canal_bias
+
+    @property
+    def canal_tumour_contrast(self) -> float:
+        """How far the tumour stands above the brighter of CSF and epidural fat (HU)."""
+        return self.canal_tumour - max(self.csf, self.epidural_fat)
 
 
 @dataclass(frozen=True, slots=True)

@@ -407,6 +407,9 @@ def _active_ridge(ctx: SliceContext) -> tuple[DegenerativeKind, float, float, fl
     return None
 
 
+# CT overestimates the HU of everything inside a ring of dense bone (beam hardening).
+CANAL_BEAM_HARDENING_HU = 6.0
+
 _RIDGE_HU = {
     DegenerativeKind.DISC_OSTEOPHYTE: "bone",
     DegenerativeKind.OSSIFIED_LIGAMENTUM_FLAVUM: "bone",
@@ -428,8 +431,7 @@ def _paint_canal(
     t, canvas, frame = ctx.tissues, ctx.canvas, ctx.frame
     d = frame.dims
     lumbar = min(max((frame.p - 12.5) / 3.0, 0.0), 1.0)
-    # CT overestimates CSF inside a ring of dense bone (beam hardening): a few HU more.
-    canal_boost = np.float32(6.0)
+    canal_boost = np.float32(CANAL_BEAM_HARDENING_HU)
     fat = np.float32(t.epidural_fat) + np.float32(12.0) * ctx.textures.fat.sample(u, v, 7)
     canvas.paint(region, canal_sd, fat)
     rho = np.sqrt(u * u + v * v) + np.float32(1e-3)
@@ -452,7 +454,8 @@ def _paint_canal(
         canvas.paint(region, cord_sd, np.float32(t.cord) + canal_boost)
     if tumour is not None:
         mottle = ctx.textures.organ.sample(u, v, 17)
-        value = np.float32(t.tumour + tumour_offset) + np.float32(7.0) * mottle
+        # The canal's brightening (and the renderer's beam hardening) acts on the tumour too.
+        value = np.float32(t.canal_tumour + tumour_offset) + canal_boost + np.float32(7.0) * mottle
         canvas.paint(region, tumour, value)
     if ridge is not None and sec.ridge is not None:
         kind = _RIDGE_HU[sec.ridge.kind]

@@ -52,16 +52,21 @@ def sample_tissues(phase: Phase, rng: np.random.Generator) -> TissueHU:
 
     aorta = pick((35, 50), (250, 420), (140, 200))
     tumour = pick((38, 50), (60, 85), (65, 88))
-    # The canal's contents look brighter on CT than CSF's 0-15 HU: beam hardening inside the
-    # bony ring, partial volume with bone in thick slices, the enhancing epidural venous
-    # plexus. Real staging CTs show a normal canal at 0 to ~75 HU, so the apparent CSF varies
-    # widely, but always stays >= 16 HU below the tumour (the grade must stay visible; the
-    # renderer adds 6 HU of beam hardening to the sac).
-    room = max(tumour - 6.0 - 16.0, 1.0)
-    csf = float(min(u(0.0, 12.0) + u(0.0, 45.0 if not nc else 28.0), room))
+    # The canal's contents look brighter on CT than their true HU (CSF 0-15): beam hardening
+    # inside the bony ring, partial volume with bone in thick slices, the enhancing epidural
+    # venous plexus. Real staging CTs show a normal canal at 0 to ~75 HU (with the renderer's
+    # 6 HU of beam hardening, up to 12 + 57 + 6 here; generator 1.1 stopped at ~63). That
+    # brightening acts on everything inside the canal, an epidural tumour included, so the
+    # tumour keeps its true contrast over CSF (>= 26 HU without contrast, >= 48 HU with).
+    # Generator 1.1 brightened the sac alone and capped it 16 HU below the tumour: in a bright
+    # canal a grade-3 tumour then looked like a dense normal sac, a label the slice did not show.
+    csf_true = u(0.0, 12.0)
+    canal_bias = float(u(0.0, 57.0 if not nc else 28.0))
+    csf = float(csf_true + canal_bias)
+    canal_tumour = tumour + canal_bias
     # Cord-CSF contrast is often invisible on CT: about 45 % of studies show none.
     cord_gap = float(u(-1.0, 5.0) if rng.random() < 0.45 else u(5.0, 28.0))
-    cord = min(csf + cord_gap, tumour - 12.0)
+    cord = min(csf + cord_gap, canal_tumour - 12.0)
     # Epidural fat is a clear dark rim on thin slices of a fatty canal; in most thoracic
     # canals it is thin, and partial volume with the sac, veins and bone hides it.
     # Partial volume with the arch also brightens the rim of the canal on thick slices. The
@@ -69,7 +74,7 @@ def sample_tissues(phase: Phase, rng: np.random.Generator) -> TissueHU:
     if rng.random() < 0.2:
         epidural_fat = float(u(-100.0, -50.0))
     else:
-        epidural_fat = float(min(u(csf - 25.0, csf + 30.0), tumour - 12.0))
+        epidural_fat = float(min(u(csf - 25.0, csf + 30.0), canal_tumour - 12.0))
     return TissueHU(
         fat=float(u(-112, -88)),
         skin=float(u(15, 40)),
@@ -95,6 +100,7 @@ def sample_tissues(phase: Phase, rng: np.random.Generator) -> TissueHU:
         epidural_vein=pick((40, 50), (80, 120), (110, 160)),
         cartilage=float(u(90, 150)),
         marrow=float(u(180, 300)),
+        canal_bias=canal_bias,
     )
 
 

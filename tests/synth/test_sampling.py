@@ -107,3 +107,17 @@ def test_rendered_labels_follow_the_planned_mix() -> None:
             break
     assert total >= 20
     assert agree / total >= 0.9
+
+
+def test_the_canal_brightening_keeps_the_tumour_above_the_sac(many) -> None:
+    """Canal contents look brighter than their true HU; the tumour inside brightens with them."""
+    bias = np.asarray([p.tissues.canal_bias for p in many])
+    assert bias.min() >= 0.0 and bias.max() > 30.0  # canals up to ~60 HU and more
+    for p in many:
+        t = p.tissues
+        true_csf = t.csf - t.canal_bias
+        assert 0.0 <= true_csf <= 12.0
+        assert t.canal_tumour - t.csf >= 26.0  # the tumour's own contrast over CSF survives
+        assert t.cord <= t.canal_tumour - 12.0 and t.epidural_fat <= t.canal_tumour - 12.0
+    # Dense normal canals exist in every phase mix, not only where there is no tumour.
+    assert max(p.tissues.csf for p in many if p.epidural) > 40.0
