@@ -75,6 +75,9 @@ def run_export(
     except (ValueError, ExportCheckError, MsccError) as error:
         print(f"mscc-desktop export: {error}", file=sys.stderr)
         return False
+    refused = manifest.architecture["export"].get("int8_detector", {}).get("refused")
+    if refused:
+        print(f"mscc-desktop export: no int8 detector: {refused}", file=sys.stderr)
     size_mb = sum(f.size_bytes for f in manifest.files) / 1e6
     print(
         f"exported {manifest.model_id} {manifest.version} to {out} "

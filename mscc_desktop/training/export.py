@@ -171,8 +171,15 @@ def _onnx_backend(detector_path: Path, grader_path: Path) -> Any:
 
 
 def _int8_detector(float_backend: Any, out_dir: Path, data_dir: Path, size: int) -> dict[str, Any]:
-    """Write the int8 detector next to the float one; its comparison for the manifest."""
+    """Write the int8 detector next to the float one; its comparison for the manifest.
+
+    An int8 copy that disagrees with the float detector beyond tolerance is deleted and the
+    record says why (``refused``): the model stays complete with its float detector, which
+    every backend runs, so a long training recipe does not end without a model because of an
+    optional speed-up. Missing or unreadable calibration data still raise.
+    """
     from mscc_desktop.training.quantize import (
+        QuantizationError,
         calibration_images,
         compare_detectors,
         quantize_detector,
@@ -184,14 +191,19 @@ def _int8_detector(float_backend: Any, out_dir: Path, data_dir: Path, size: int)
     # The box head's float weights are most of the file: stored fp16 like the float model's.
     store_initializers_fp16(int8_path)
     int8_backend = _onnx_backend(int8_path, out_dir / GRADER_FILE)
-    check = compare_detectors(*float_backend.detect(images), *int8_backend.detect(images))
-    return {
-        "file": DETECTOR_INT8_FILE,
+    record: dict[str, Any] = {
         "method": "onnxruntime static quantization: QDQ, Conv only, per-channel int8 weights, "
         "uint8 activations (MinMax calibration)",
-        "calibration": f"{check.images} slices of {data_dir.name} (evenly spaced per study)",
-        "vs_float": check.to_dict(),
+        "calibration": f"{len(images)} slices of {data_dir.name} (evenly spaced per study)",
     }
+    try:
+        check = compare_detectors(*float_backend.detect(images), *int8_backend.detect(images))
+    except QuantizationError as error:
+        del int8_backend
+        int8_path.unlink(missing_ok=True)
+        logger.warning("int8 detector not written: %s", error)
+        return {"refused": f"{error} The CPU backend runs the float detector.", **record}
+    return {"file": DETECTOR_INT8_FILE, **record, "vs_float": check.to_dict()}
 
 
 def check_detector(backend: Any, detector: CanalDetector, images: torch.Tensor) -> float:
@@ -337,7 +349,8 @@ def export_model(
     int8_check: dict[str, Any] | None = None
     if int8_calibration is not None:
         int8_check = _int8_detector(backend, out_dir, int8_calibration, det_cfg.input_size)
-        files.append(DETECTOR_INT8_FILE)
+        if "file" in int8_check:
+            files.append(DETECTOR_INT8_FILE)
     del backend
     write_torch = torch_files or torchscript
     if write_torch:
@@ -364,7 +377,7 @@ def export_model(
             file=DETECTOR_FILE,
             input_size=det_cfg.input_size,
             torch_file=DETECTOR_TORCH_FILE if write_torch else None,
-            int8_file=DETECTOR_INT8_FILE if int8_check is not None else None,
+            int8_file=DETECTOR_INT8_FILE if DETECTOR_INT8_FILE in files else None,
             classes=DETECTOR_CLASSES,
         ),
         grader=GraderSpec(

@@ -108,3 +108,42 @@ def test_calibration_needs_studies(tmp_path: Path) -> None:
     (tmp_path / "empty-study").mkdir()
     with pytest.raises(QuantizationError, match="No readable CT"):
         calibration_images(tmp_path, size=64)
+
+
+def test_an_int8_detector_that_disagrees_is_left_out_and_the_model_still_exported(
+    trained_runs: dict[str, Path],
+    tiny_studies: list[LabelledStudy],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mscc_desktop.training import quantize
+    from mscc_desktop.training.cli import run_export
+
+    data = tmp_path / "calibration"
+    write_study(tiny_studies[0], data / tiny_studies[0].name)
+    # No box can be that close: every comparison now fails.
+    monkeypatch.setattr(quantize, "INT8_BOX_TOLERANCE_PX", -1.0)
+    out = tmp_path / "model"
+    ok = run_export(
+        trained_runs["detector"] / "best.pt",
+        trained_runs["grader"] / "best.pt",
+        out,
+        model_id="tiny-no-int8",
+        version="1.0.0",
+        description="",
+        fp16_weights=True,
+        torch_files=False,
+        evaluation=None,
+        int8_calibration=data,
+    )
+    assert ok
+    assert "no int8 detector" in capsys.readouterr().err
+    manifest = load_model_folder(out)  # complete and verified without the int8 file
+    assert manifest.detector.int8_file is None
+    assert not (out / DETECTOR_INT8_FILE).exists()
+    assert DETECTOR_INT8_FILE not in {f.name for f in manifest.files}
+    record = manifest.architecture["export"]["int8_detector"]
+    assert "differ" in record["refused"] and "file" not in record
+    backend = create_backend(manifest, "onnx-cpu")
+    assert "int8" not in backend.device
