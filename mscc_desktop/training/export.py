@@ -201,7 +201,7 @@ def _int8_detector(float_backend: Any, out_dir: Path, data_dir: Path, size: int)
     except QuantizationError as error:
         del int8_backend
         int8_path.unlink(missing_ok=True)
-        logger.warning("int8 detector not written: %s", error)
+        logger.info("int8 detector not written: %s", error)
         return {"refused": f"{error} The CPU backend runs the float detector.", **record}
     return {"file": DETECTOR_INT8_FILE, **record, "vs_float": check.to_dict()}
 
