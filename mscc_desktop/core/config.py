@@ -17,7 +17,6 @@ import platformdirs
 
 APP_NAME = "mscc-desktop"
 DEFAULT_MODEL_ID = "mscc-compact-synth"
-DEFAULT_HIGH_GRADE_THRESHOLD = 0.5
 
 
 def user_data_dir() -> Path:
@@ -55,7 +54,9 @@ class AppConfig:
     models_dir: Path
     model_id: str = DEFAULT_MODEL_ID
     backend: str = "auto"  # auto | onnx-cuda | onnx-cpu | torch-cuda | torch-cpu
-    high_grade_threshold: float = DEFAULT_HIGH_GRADE_THRESHOLD
+    # None: the model's own P(high) threshold, chosen on its calibration studies and shown in
+    # its card; a number overrides it for new analyses.
+    high_grade_threshold: float | None = None
     user_name: str = ""
     export_dir: Path | None = None
     deidentify_exports: bool = False

@@ -255,9 +255,11 @@ class ReadingController(QtCore.QObject):
         self._pending_analysis_id = None
         self._pending_series, self._pending_volume = self.series, self.loaded.volume
         if info is not None and self.series is not None and self.db is not None:
-            thresholds = dataclasses.replace(
-                info.thresholds, high=self.settings.high_grade_threshold
-            )
+            thresholds = info.thresholds
+            if self.settings.high_grade_threshold is not None:
+                thresholds = dataclasses.replace(
+                    thresholds, high=self.settings.high_grade_threshold
+                )
             self._pending_analysis_id = self._store(
                 storage.begin_analysis,
                 self.series,

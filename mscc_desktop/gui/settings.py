@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from mscc_desktop.core.config import DEFAULT_HIGH_GRADE_THRESHOLD, AppConfig
+from mscc_desktop.core.config import AppConfig
 from mscc_desktop.gui.dialogs import browse_folder_into, finish_form_dialog
 
 BACKEND_LABELS: dict[str, str] = {
@@ -19,13 +19,16 @@ BACKEND_LABELS: dict[str, str] = {
 }
 
 
+MODEL_THRESHOLD = "model"  # stored for "the model's own threshold"
+
+
 @dataclass(frozen=True, slots=True)
 class UiSettings:
     """Preferences a reader sets once; stored in QSettings, applied to :class:`AppConfig`."""
 
     user_name: str = ""
     backend: str = "auto"
-    high_grade_threshold: float = DEFAULT_HIGH_GRADE_THRESHOLD
+    high_grade_threshold: float | None = None  # None: the model's own threshold
     export_dir: str = ""
     deidentify_exports: bool = False
 
@@ -50,12 +53,12 @@ def load_settings(qsettings: QtCore.QSettings) -> UiSettings:
     """Read preferences, falling back to defaults for missing or damaged values."""
     default = UiSettings()
     backend = str(qsettings.value("analysis/backend", default.backend))
+    threshold: float | None
     try:
-        stored = qsettings.value("analysis/high_grade_threshold", default.high_grade_threshold)
-        threshold = float(str(stored))
+        threshold = float(str(qsettings.value("analysis/high_grade_threshold", MODEL_THRESHOLD)))
     except (TypeError, ValueError):
         threshold = default.high_grade_threshold
-    if not 0.0 < threshold < 1.0:
+    if threshold is not None and not 0.0 < threshold < 1.0:
         threshold = default.high_grade_threshold
     return UiSettings(
         user_name=str(qsettings.value("reader/user_name", default.user_name)),
@@ -69,7 +72,10 @@ def load_settings(qsettings: QtCore.QSettings) -> UiSettings:
 def save_settings(qsettings: QtCore.QSettings, settings: UiSettings) -> None:
     qsettings.setValue("reader/user_name", settings.user_name)
     qsettings.setValue("analysis/backend", settings.backend)
-    qsettings.setValue("analysis/high_grade_threshold", settings.high_grade_threshold)
+    threshold = settings.high_grade_threshold
+    qsettings.setValue(
+        "analysis/high_grade_threshold", MODEL_THRESHOLD if threshold is None else threshold
+    )
     qsettings.setValue("export/folder", settings.export_dir)
     qsettings.setValue("export/deidentify", settings.deidentify_exports)
     qsettings.sync()
@@ -88,13 +94,16 @@ class SettingsDialog(QtWidgets.QDialog):
             self.backend_combo.addItem(label, key)
         self.backend_combo.setCurrentIndex(list(BACKEND_LABELS).index(settings.backend))
         self.threshold_spin = QtWidgets.QDoubleSpinBox()
-        self.threshold_spin.setRange(0.05, 0.95)
+        # The spin box's minimum stands for "the model's own threshold" (the default).
+        self.threshold_spin.setRange(0.0, 0.95)
+        self.threshold_spin.setSpecialValueText("the model's own")
         self.threshold_spin.setSingleStep(0.05)
         self.threshold_spin.setDecimals(2)
-        self.threshold_spin.setValue(settings.high_grade_threshold)
+        self.threshold_spin.setValue(settings.high_grade_threshold or 0.0)
         self.threshold_spin.setToolTip(
-            "A slice is high grade when P(high) reaches this value. Lower finds more, with "
-            "more false alarms. Applies to new analyses."
+            "A slice is high grade when P(high) reaches this value. The model's own threshold "
+            "was chosen on its calibration studies and is shown in Help › About; lower finds "
+            "more, with more false alarms. Applies to new analyses."
         )
         self.export_edit = QtWidgets.QLineEdit(settings.export_dir)
         browse = QtWidgets.QPushButton("Browse…")
@@ -120,7 +129,7 @@ class SettingsDialog(QtWidgets.QDialog):
         return UiSettings(
             user_name=self.user_edit.text().strip(),
             backend=str(self.backend_combo.currentData()),
-            high_grade_threshold=round(self.threshold_spin.value(), 2),
+            high_grade_threshold=round(self.threshold_spin.value(), 2) or None,
             export_dir=self.export_edit.text().strip(),
             deidentify_exports=self.deidentify_check.isChecked(),
         )

@@ -158,7 +158,13 @@ def write_phantom_study(
     return folder
 
 
-TEST_MODEL = fake_model_settings(model_id="gui-test-model", model_version="0.1", detector_size=64)
+# Its P(high) threshold is not the spin box's 0.5 of old, so a test can tell whose is used.
+TEST_MODEL = fake_model_settings(
+    model_id="gui-test-model",
+    model_version="0.1",
+    detector_size=64,
+    thresholds=Thresholds(high=0.42),
+)
 
 
 class GatedBackend(FakeBackend):

@@ -110,9 +110,11 @@ def test_overlays_and_findings_match_the_pipeline(
     volume = window.state.volume
     assert volume is not None
     # The same pipeline call, outside the GUI.
-    expected = windows.analyser.analyse(volume, high_threshold=0.5, progress=None, cancel=None)
+    # The GUI uses the model's own thresholds unless the reader set one.
+    expected = windows.analyser.analyse(volume, high_threshold=None, progress=None, cancel=None)
     shown = window.state.findings
     assert shown is not None and expected.findings is not None
+    assert window.state.thresholds.high == expected.thresholds.high == 0.42  # the model's
     assert shown.lesions == expected.findings.lesions
     assert [s.box for s in shown.slices] == [s.box for s in expected.findings.slices]
     assert [s.group for s in shown.slices] == [s.group for s in expected.findings.slices]

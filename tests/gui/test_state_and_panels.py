@@ -99,7 +99,20 @@ def test_settings_round_trip_through_qsettings(qapp, tmp_path) -> None:  # type:
     )
     assert config.deidentify_exports and config.export_dir == tmp_path
     again.setValue("analysis/high_grade_threshold", "nonsense")
-    assert load_settings(again).high_grade_threshold == 0.5
+    assert load_settings(again).high_grade_threshold is None
+
+
+def test_the_model_s_own_threshold_is_the_default_and_round_trips(qapp, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert UiSettings().high_grade_threshold is None
+    assert AppConfig(tmp_path, tmp_path / "db", tmp_path).high_grade_threshold is None
+    dialog = SettingsDialog(UiSettings())
+    assert dialog.threshold_spin.text() == "the model's own"
+    assert dialog.settings().high_grade_threshold is None
+    qs = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
+    save_settings(qs, UiSettings(high_grade_threshold=0.3))
+    save_settings(qs, dialog.settings())  # back to the model's own
+    again = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
+    assert load_settings(again).high_grade_threshold is None
 
 
 def test_about_box_states_intended_use_and_model(qapp) -> None:  # type: ignore[no-untyped-def]
