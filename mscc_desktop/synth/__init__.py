@@ -30,7 +30,7 @@ Realism where the networks look (generator 1.2.0, tuned so a model trained on ph
 the canal on real CT and does not mistake a normal real canal for a tumour-filled one):
 scanner noise of 7-55 HU with a 1.5-4 mm grain and up to 55 % streaky (row-elongated) noise;
 coarse, patchy trabecular bone; posterior elements with a thin cortex around cancellous bone
-and slightly irregular outlines; a basivertebral vein; canal contents between 0 and ~60 HU
+and slightly irregular outlines; a basivertebral vein; canal contents between 0 and ~75 HU
 (beam hardening, partial volume, enhancing veins) with the cord often invisible and the
 epidural fat mostly hidden by partial volume, a bright partial-volume rim along the bony wall,
 and a tumour brightened with the rest of the canal, so it keeps its own >= 26 HU over CSF
