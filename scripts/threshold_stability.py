@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 
 from mscc_desktop.core.findings import Thresholds
-from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.training.acceptance import (
     Predictions,
     acceptance_metrics,
@@ -115,7 +114,7 @@ def assess_run(
         metrics = acceptance_metrics(test_predictions, chosen)
         row: dict[str, Any] = {
             "n_studies": len(predictions.study_names),
-            "n_high_grade_slices": int((predictions.truth_group == GradeGroup.HIGH.position).sum()),
+            "n_high_grade_slices": predictions.n_high_grade,
             "thresholds": asdict(chosen),
             "high_threshold_bootstrap_5_50_95": bootstrap_high_threshold(
                 predictions, resamples, rng

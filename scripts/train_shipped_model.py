@@ -59,7 +59,6 @@ from pathlib import Path
 from typing import Any
 
 from mscc_desktop.core.config import DEFAULT_MODEL_ID
-from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.synth.output import generate_dataset
 from mscc_desktop.synth.params import GENERATOR_NAME, GENERATOR_VERSION, GeneratorConfig
 
@@ -200,9 +199,7 @@ def _choose_thresholds(
     chosen = choose_thresholds(calibration_predictions)
     update_model_folder(model_dir, thresholds=chosen)
     calibration = acceptance_metrics(calibration_predictions, chosen)
-    calibration["n_high_grade_slices"] = int(
-        (calibration_predictions.truth_group == GradeGroup.HIGH.position).sum()
-    )
+    calibration["n_high_grade_slices"] = calibration_predictions.n_high_grade
     split = load_checkpoint(run_dir / "best.pt", kind="grader")["split"]
     folders = [train_dir / name for name in split["val"]]
     validation = acceptance_metrics(collect_predictions(model_dir, folders), chosen)

@@ -9,7 +9,6 @@ pool) → save → show. Reviews and key images are written straight to the stor
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 from collections.abc import Callable
@@ -255,16 +254,11 @@ class ReadingController(QtCore.QObject):
         self._pending_analysis_id = None
         self._pending_series, self._pending_volume = self.series, self.loaded.volume
         if info is not None and self.series is not None and self.db is not None:
-            thresholds = info.thresholds
-            if self.settings.high_grade_threshold is not None:
-                thresholds = dataclasses.replace(
-                    thresholds, high=self.settings.high_grade_threshold
-                )
             self._pending_analysis_id = self._store(
                 storage.begin_analysis,
                 self.series,
                 provenance=provenance_of(info),
-                thresholds=thresholds,
+                thresholds=info.thresholds_for(self.settings.high_grade_threshold),
                 user=self.user,
             )
         self.status.emit("Analysing…")

@@ -37,6 +37,12 @@ class ModelInfo:
     synthetic_only: bool = True
     card_summary: str = ""
 
+    def thresholds_for(self, high_threshold: float | None) -> Thresholds:
+        """The model's thresholds, with a reader's P(high) threshold when one is set."""
+        if high_threshold is None:
+            return self.thresholds
+        return dataclasses.replace(self.thresholds, high=high_threshold)
+
     @property
     def status_text(self) -> str:
         return f"Model {self.model_id} {self.model_version} · {self.runtime} · {self.device}"
@@ -161,14 +167,11 @@ class PipelineAnalyser:
         from mscc_desktop.inference.pipeline import analyse_volume
 
         info = self.prepare(progress=None, cancel=cancel)
-        thresholds = info.thresholds
-        if high_threshold is not None:
-            thresholds = dataclasses.replace(thresholds, high=high_threshold)
         return analyse_volume(
             volume,
             self._backend,
             self._model,
-            thresholds=thresholds,
+            thresholds=info.thresholds_for(high_threshold),
             progress=progress,
             cancel=cancel,
         )

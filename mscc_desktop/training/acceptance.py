@@ -66,6 +66,11 @@ class Predictions:
     def __len__(self) -> int:
         return int(self.study.shape[0])
 
+    @property
+    def n_high_grade(self) -> int:
+        """Slices whose truth is high grade."""
+        return int((self.truth_group == GradeGroup.HIGH.position).sum())
+
     def of_studies(self, picks: Sequence[int]) -> Predictions:
         """The slices of the studies ``picks`` (indices into ``study_names``), in that order.
 

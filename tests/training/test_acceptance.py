@@ -115,4 +115,5 @@ def test_predictions_of_studies_keeps_each_picked_studys_slices() -> None:
     assert resampled.truth_group.tolist() == [2, 2, 2, 2, 0, 1]
     assert resampled.score.tolist() == [0.8, 0.6, 0.8, 0.6, 0.9, 0.7]
     assert resampled.study_names == ("a", "b")
+    assert (predictions.n_high_grade, resampled.n_high_grade) == (2, 4)
     assert len(predictions.of_studies([])) == 0
