@@ -25,7 +25,7 @@ sample drawn without a random generator is exactly the inference input.
 Presets (``DetectorConfig.augmentation`` / ``GraderConfig.augmentation``): ``"ct"`` (all of the
 above but the shape warp), ``"ct_shape"`` (with it), ``"ct_soft"`` / ``"ct_shape_soft"`` (softer
 reconstruction kernels more often), ``"ct_shape_soft_dense"`` (with the canal density
-shift too), ``"flip"`` (horizontal flip only: the behaviour before
+shift too), ``"ct_shape_soft_bright_normal"`` (the shift upwards, on normal crops only), ``"flip"`` (horizontal flip only: the behaviour before
 augmentation existed, and what the tiny test configs use) and ``"none"``.
 """
 
@@ -108,6 +108,12 @@ class CanalDensityAugment:
     probability: float = 0.6
     offset_hu: tuple[float, float] = (-15.0, 45.0)
     soft_tissue_hu: tuple[float, float] = (-30.0, 110.0)
+    # Class indices (GROUP_ORDER) whose crops are shifted; every class when None. Shifting
+    # normal crops only adds bright disease-free canals without brightening any tumour.
+    classes: tuple[int, ...] | None = None
+
+    def applies_to(self, group: int) -> bool:
+        return self.classes is None or group in self.classes
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +142,14 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     # E11: + the canal density shift (dense normal canals on real CT were called high).
     "ct_shape_soft_dense": Augmentation(
         _SOFT, GeometricAugment(), elastic=ElasticAugment(), canal_density=CanalDensityAugment()
+    ),
+    # E18: bright normal canals only (real disease-free canals at 40-70 HU were called high;
+    # E17's shift of every canal brightened the tumours with them).
+    "ct_shape_soft_bright_normal": Augmentation(
+        _SOFT,
+        GeometricAugment(),
+        elastic=ElasticAugment(),
+        canal_density=CanalDensityAugment(probability=0.5, offset_hu=(0.0, 45.0), classes=(0,)),
     ),
     "flip": Augmentation(None, None, flip_probability=0.5),
     "none": Augmentation(None, None),

@@ -315,7 +315,11 @@ def grader_crop(
         angle = math.radians(rng.uniform(-config.rotation_deg, config.rotation_deg))
         turn = SliceTransform(rows, cols, 1.0, angle, (0.0, 0.0), False)
         hu, box = turn.apply(hu), turn.box(box)
-    if aug.canal_density is not None and rng.random() < aug.canal_density.probability:
+    if (
+        aug.canal_density is not None
+        and aug.canal_density.applies_to(int(samples.groups[index]))
+        and rng.random() < aug.canal_density.probability
+    ):
         hu = canal_density(hu, box, aug.canal_density, rng)
     if aug.elastic is not None and rng.random() < aug.elastic.probability:
         hu = elastic(hu, aug.elastic, max(box.width, box.height), rng)

@@ -185,7 +185,53 @@ def test_canal_density_moves_the_canal_soft_tissue_together_and_nothing_else() -
     assert not np.shares_memory(out, hu)
 
 
-@pytest.mark.parametrize("preset", ["ct_shape", "ct_soft", "ct_shape_soft", "ct_shape_soft_dense"])
+def test_class_conditional_canal_density_shifts_normal_crops_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mscc_desktop.training import augment as augment_module
+    from mscc_desktop.training.augment import CanalDensityAugment
+    from mscc_desktop.training.configs import grader_config, with_overrides
+    from mscc_desktop.training.datasets import build_grader_samples, grader_crop
+
+    size, cx, cy, a, b = 128, 64.0, 64.0, 14.0, 11.0
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    hu = np.full((size, size), 700.0, np.float32)  # bone around the canal
+    hu[((cols - cx) / a) ** 2 + ((rows - cy) / b) ** 2 <= 1.0] = 20.0  # thecal sac
+    box = Box(cx - a, cy - b, cx + a, cy + b)
+    labels = (
+        SliceLabel(0, "1.2.3", box, GradeGroup.NORMAL, False),
+        SliceLabel(1, "1.2.4", box, GradeGroup.HIGH, False),
+    )
+    study = LabelledStudy("s", np.stack([hu, hu]).astype(np.int16), labels)
+    only_normal = CanalDensityAugment(probability=1.0, offset_hu=(40.0, 40.0), classes=(0,))
+    assert only_normal.applies_to(0) and not only_normal.applies_to(2)
+    assert CanalDensityAugment().applies_to(2)  # every class by default
+    monkeypatch.setitem(
+        augment_module.AUGMENTATIONS,
+        "test_bright_normal",
+        Augmentation(None, None, canal_density=only_normal),
+    )
+    steady = {"scale_range": "1,1", "aspect_range": "1,1", "centre_jitter": "0"}
+    config = with_overrides(
+        grader_config("tiny"),
+        {"augmentation": "test_bright_normal", "hflip_probability": "0", **steady},
+    )
+    samples = build_grader_samples([study], config)
+    zeros, ones = (0.0,) * 3, (1.0,) * 3
+    centre = config.crop_size // 2
+    spine = 2  # the spine window (W 200 / L 100): 20 HU -> 0.4, 60 HU -> 0.6
+    for index, group in enumerate(samples.groups):
+        plain = grader_crop(samples, index, config, mean=zeros, std=ones)
+        augmented = grader_crop(
+            samples, index, config, mean=zeros, std=ones, rng=np.random.default_rng(3)
+        )
+        lift = float(augmented[spine, centre, centre] - plain[spine, centre, centre])
+        assert lift == pytest.approx(0.2 if group == 0 else 0.0, abs=0.01), group
+
+
+@pytest.mark.parametrize(
+    "preset", ["ct_shape", "ct_soft", "ct_shape_soft", "ct_shape_soft_dense", "ct_shape_soft_bright_normal"]
+)
 def test_grader_presets_produce_finite_crops_that_vary(preset: str) -> None:
     from mscc_desktop.training.configs import grader_config, with_overrides
     from mscc_desktop.training.datasets import build_grader_samples, grader_crop
