@@ -166,6 +166,8 @@ class TimedBackend:
         self.detect_s = self.grade_s = 0.0
         self.name, self.runtime, self.device = inner.name, inner.runtime, inner.device
         self.fallback_warning = inner.fallback_warning
+        # A GPU backend's own pre-processing (the pipeline finds it here as on the backend).
+        self.preprocessor = getattr(inner, "preprocessor", None)
 
     def detect(self, images: Any) -> Any:
         start = time.perf_counter()
@@ -187,7 +189,7 @@ class TimedBackend:
         return out
 
 
-def child_backend(args: argparse.Namespace) -> dict[str, Any]:
+def child_backend(args: argparse.Namespace) -> list[dict[str, Any]]:
     from mscc_desktop.core.errors import MsccError
     from mscc_desktop.inference.backends import create_backend, load_model_settings
     from mscc_desktop.inference.pipeline import analyse_volume
@@ -201,41 +203,61 @@ def child_backend(args: argparse.Namespace) -> dict[str, Any]:
         backend = create_backend(settings, args.child)
     except MsccError as error:
         details = f" ({error.details[-300:]})" if error.details else ""
-        return {"name": args.child, "unavailable": error.message + details}
+        return [{"name": args.child, "unavailable": error.message + details}]
     model_s = time.perf_counter() - start
     if backend.name != args.child:  # fell back to the CPU: say why, briefly
         why = (backend.fallback_warning or backend.name).split("Reason: ")[-1]
-        return {"name": args.child, "unavailable": why}
-    runs = []
-    for _ in range(args.repeats):
-        timed = TimedBackend(backend, grade_all=args.grade_all)
-        start = time.perf_counter()
-        result = analyse_volume(
-            volume,
-            timed,
-            settings,
-            batch_size=args.batch_size,
-            prefetch=args.prefetch if args.prefetch is not None else True,
-        )
-        runs.append((time.perf_counter() - start, timed.detect_s, timed.grade_s))
-    total, detect, grade = (statistics.median(v) for v in zip(*runs, strict=True))
-    findings = result.findings
-    assert findings is not None
-    return {
-        "name": args.child
-        + {None: "", True: " (prefetch)", False: " (no prefetch)"}[args.prefetch]
-        + (" (float detector)" if args.float_detector else ""),
-        "device": f"{backend.runtime} · {backend.device}",
-        "n_slices": volume.n_slices,
-        "load_s": load_s,
-        "model_s": model_s,
-        "detect_s": detect,
-        "grade_s": grade,
-        "total_s": total,
-        "peak_rss_mb": _peak_rss_mb(),
-        "p_high": [s.p_high for s in findings.slices],
-        "canal_found": sum(s.canal_found for s in findings.slices),
-    }
+        return [{"name": args.child, "unavailable": why}]
+    on_device = getattr(backend, "preprocessor", None) is not None
+    # With --compare-preprocessing a GPU backend also runs with numpy pre-processing, in
+    # this process (the model loads once: 15-29 s on the H100 machines).
+    modes = (True, False) if on_device and args.compare_preprocessing else (on_device,)
+    rows: list[dict[str, Any]] = []
+    for device_prep in modes:
+        runs = []
+        for _ in range(args.repeats):
+            timed = TimedBackend(backend, grade_all=args.grade_all)
+            start = time.perf_counter()
+            result = analyse_volume(
+                volume,
+                timed,
+                settings,
+                batch_size=args.batch_size,
+                prefetch=args.prefetch if args.prefetch is not None else True,
+                preprocess_on_device=device_prep,
+            )
+            runs.append((time.perf_counter() - start, timed.detect_s, timed.grade_s))
+        total, detect, grade = (statistics.median(v) for v in zip(*runs, strict=True))
+        findings = result.findings
+        assert findings is not None
+        row = {
+            "name": args.child
+            + {None: "", True: " (prefetch)", False: " (no prefetch)"}[args.prefetch]
+            + (" (float detector)" if args.float_detector else "")
+            + (" (numpy pre-processing)" if on_device and not device_prep else ""),
+            "device": f"{backend.runtime} · {backend.device}",
+            "preprocessing": "device" if device_prep else "numpy",
+            "n_slices": volume.n_slices,
+            "load_s": load_s,
+            "model_s": model_s,
+            "detect_s": detect,
+            "grade_s": grade,
+            "total_s": total,
+            "peak_rss_mb": _peak_rss_mb(),
+            "p_high": [s.p_high for s in findings.slices],
+            "canal_found": sum(s.canal_found for s in findings.slices),
+        }
+        if rows:  # how far the two pre-processings' results are apart
+            row["max_abs_p_high_diff"] = max(
+                (
+                    abs(a - b)
+                    for a, b in zip(rows[0]["p_high"], row["p_high"], strict=True)
+                    if a is not None and b is not None
+                ),
+                default=0.0,
+            )
+        rows.append(row)
+    return rows
 
 
 def _baseline_networks(args: argparse.Namespace, manifest: Any) -> tuple[Any, Any, str]:
@@ -345,7 +367,7 @@ def child_baseline(args: argparse.Namespace) -> dict[str, Any]:
 # ------------------------------------------------------------------------ parent
 def _run_child(
     kind: str, args: argparse.Namespace, model: Path, study: Path, extra: list[str]
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
     command = [
         sys.executable,
         __file__,
@@ -361,10 +383,12 @@ def _run_child(
         str(args.repeats),
         *extra,
     ]
+    if args.compare_preprocessing:
+        command.append("--compare-preprocessing")
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        return {"name": kind, "unavailable": done.stderr.strip().splitlines()[-1:] or ["failed"]}
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+        return [{"name": kind, "unavailable": done.stderr.strip().splitlines()[-1:] or ["failed"]}]
+    return [dict(row) for row in json.loads(done.stdout.strip().splitlines()[-1])]
 
 
 def _table(rows: list[dict[str, Any]], baseline: dict[str, Any] | None) -> str:
@@ -425,6 +449,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also run onnx-cpu without overlapped pre-processing",
     )
     parser.add_argument(
+        "--compare-preprocessing",
+        action="store_true",
+        help="a backend that pre-processes on its GPU also runs with numpy pre-processing "
+        "(same process and model), and the rows say how far their P(high) differ",
+    )
+    parser.add_argument(
         "--export-to",
         metavar="DIR",
         help="with --random-export: write the model folder and checkpoints to DIR and stop "
@@ -456,8 +486,8 @@ def main(argv: list[str] | None = None) -> int:
         args.batch_size = DEFAULT_BATCH_SIZE
 
     if args.child:
-        row = child_baseline(args) if args.child == "baseline" else child_backend(args)
-        print(json.dumps(row))
+        rows = [child_baseline(args)] if args.child == "baseline" else child_backend(args)
+        print(json.dumps(rows))
         return 0
     if args.export_to:
         if not args.random_export:
@@ -493,20 +523,18 @@ def main(argv: list[str] | None = None) -> int:
         has_int8 = resolve_model(model).detector.int8_file is not None
         rows = []
         for name in args.backends:
-            rows.append(_run_child(name, args, model, study, extra))
+            rows += _run_child(name, args, model, study, extra)
             if name == "onnx-cpu" and has_int8:
                 # The CPU backend runs the int8 detector: time the float one beside it.
-                rows.append(_run_child(name, args, model, study, [*extra, "--float-detector"]))
+                rows += _run_child(name, args, model, study, [*extra, "--float-detector"])
         if args.compare_prefetch and "onnx-cpu" in args.backends:
             for mode in ("on", "off"):
-                rows.append(
-                    _run_child("onnx-cpu", args, model, study, [*extra, "--prefetch", mode])
-                )
+                rows += _run_child("onnx-cpu", args, model, study, [*extra, "--prefetch", mode])
         baseline = None
         if not args.no_baseline:
             if args.baseline_slices:
                 extra += ["--baseline-slices", str(args.baseline_slices)]
-            baseline = _run_child("baseline", args, model, study, extra)
+            baseline = _run_child("baseline", args, model, study, extra)[0]
             rows.append(baseline)
     print(
         f"\nmodel: {model.name}   study: {args.slices} slices {args.size}x{args.size}"
@@ -515,6 +543,12 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(rows, baseline))
     if baseline is not None and "weights" in baseline:
         print(f"baseline weights: {baseline['weights']}")
+    for row in rows:
+        if "max_abs_p_high_diff" in row:
+            print(
+                f"{row['name']}: P(high) at most {row['max_abs_p_high_diff']:.2g} from the "
+                "device pre-processing's"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
     return 0

@@ -68,9 +68,10 @@ def main() -> int:
 
     from mscc_desktop.core.findings import Box
     from mscc_desktop.inference.backends import load_model_settings
-    from mscc_desktop.inference.pipeline import _prepare
-    from mscc_desktop.inference.preprocess import grader_input
+    from mscc_desktop.inference.pipeline import _prepare, analyse_volume
+    from mscc_desktop.inference.preprocess import NUMPY_PREPROCESSOR, grader_input
     from mscc_desktop.inference.torch_backend import TorchBackend
+    from mscc_desktop.inference.torch_preprocess import TorchPreprocessor
     from mscc_desktop.training.detector_export import CanalDetector
     from mscc_desktop.training.engine import load_checkpoint
     from mscc_desktop.training.networks import build_detector
@@ -86,8 +87,18 @@ def main() -> int:
     results["torch"] = torch.__version__
 
     start = time.perf_counter()
-    batches = [_prepare(volume, s, min(s + b, n), settings) for s in range(0, n, b)]
+    starts = range(0, n, b)
+    batches = [
+        _prepare(volume, s, min(s + b, n), settings, NUMPY_PREPROCESSOR).prepared for s in starts
+    ]
     results["prep_s"] = time.perf_counter() - start
+    on_device_prep = TorchPreprocessor(device)
+
+    def prepare_on_device() -> None:
+        for s in starts:
+            _prepare(volume, s, min(s + b, n), settings, on_device_prep)
+
+    results["prep_on_device_s"] = _median(timed, prepare_on_device, args.repeats)
     assert settings.detector_torch is not None and settings.grader_torch is not None
     backends = {
         half: TorchBackend(
@@ -175,6 +186,19 @@ def main() -> int:
     if cuda:
         print("== backend detector, top operators by self_cpu_time_total")
         print(table.table(sort_by="self_cpu_time_total", row_limit=18, max_name_column_width=60))
+
+    def analyse() -> None:
+        analyse_volume(volume, backend, settings, batch_size=b)
+
+    results["analyse_volume_s"] = _median(timed, analyse, args.repeats)
+    with profile(activities=activities) as prof:
+        analyse()
+        if cuda:
+            torch.cuda.synchronize(device)
+    print("== whole analysis (the app's pre-processing), top operators by cpu_time_total")
+    print(
+        prof.key_averages().table(sort_by="cpu_time_total", row_limit=25, max_name_column_width=60)
+    )
     results["batch_size"], results["n_slices"] = b, n
     print(json.dumps(results, indent=1))
     if args.json:

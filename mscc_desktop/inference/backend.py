@@ -13,6 +13,12 @@ Model I/O contract (what ``mscc-desktop export`` writes and every backend runs):
     :data:`~mscc_desktop.core.windows.WINDOW_ORDER`, each routed through its own batch-norm set;
     output ``probs`` float32 ``(N, W, 3)``: per-window softmax over (normal, low, high).
     Average fusion over the available windows happens in :func:`fuse_windows`.
+
+Optional: a backend may have a ``preprocessor`` attribute, a
+:class:`~mscc_desktop.inference.preprocess.BatchPreprocessor` that computes these inputs on
+its own device (the torch backend on CUDA does); ``detect`` and ``grade`` then also accept
+what it makes. The pipeline finds it with
+:func:`~mscc_desktop.inference.pipeline.preprocessor_for`; every other backend gets numpy's.
 """
 
 from __future__ import annotations

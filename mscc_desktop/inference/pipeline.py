@@ -38,12 +38,17 @@ from mscc_desktop.core.findings import (
 from mscc_desktop.core.notices import Notice, NoticeCode
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
 from mscc_desktop.core.volume import Volume
-from mscc_desktop.core.windows import WindowPreset, window_stack
+from mscc_desktop.core.windows import WindowPreset
 from mscc_desktop.inference.backend import FloatArray, InferenceBackend, fuse_windows
 from mscc_desktop.inference.checks import check_volume, refusal_notices
 from mscc_desktop.inference.manifest import ModelManifest
 from mscc_desktop.inference.model_settings import ModelSettings, model_settings
-from mscc_desktop.inference.preprocess import SquareFit, detector_input, grader_input
+from mscc_desktop.inference.preprocess import (
+    NUMPY_PREPROCESSOR,
+    BatchPreprocessor,
+    PreparedBatch,
+    SquareFit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,21 +69,31 @@ def default_batch_size(backend: InferenceBackend) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Batch:
-    """One batch of slices, pre-processed for the detector."""
+    """One batch of slices, pre-processed for the detector, and where it starts."""
 
     start: int
-    windowed: npt.NDArray[np.uint8]  # (batch, window, row, col)
-    detector: FloatArray  # (batch, 3, D, D)
-    fit: SquareFit
+    prepared: PreparedBatch
+
+    @property
+    def fit(self) -> SquareFit:
+        return self.prepared.fit
 
 
-def _prepare(volume: Volume, start: int, stop: int, model: ModelSettings) -> _Batch:
-    # Only this batch is converted: the whole volume never exists as float32.
-    windowed = np.ascontiguousarray(
-        window_stack(volume.hu[start:stop], model.windows).swapaxes(0, 1)
+def preprocessor_for(backend: InferenceBackend, *, on_device: bool = True) -> BatchPreprocessor:
+    """The backend's own pre-processing where it offers one (a GPU backend computes the
+    network inputs on its device: its optional ``preprocessor`` attribute), else numpy.
+    ``on_device=False`` forces numpy (the benchmark compares the two)."""
+    own: BatchPreprocessor | None = getattr(backend, "preprocessor", None)
+    return own if on_device and own is not None else NUMPY_PREPROCESSOR
+
+
+def _prepare(
+    volume: Volume, start: int, stop: int, model: ModelSettings, preprocessor: BatchPreprocessor
+) -> _Batch:
+    prepared = preprocessor.detector_batch(
+        volume.hu[start:stop], windows=model.windows, size=model.detector_size
     )
-    tensor, fit = detector_input(windowed, size=model.detector_size)
-    return _Batch(start, windowed, tensor, fit)
+    return _Batch(start, prepared)
 
 
 def prep_threads_for(cpu_count: int | None) -> int:
@@ -91,7 +106,13 @@ def prep_threads_for(cpu_count: int | None) -> int:
 
 
 def _batches(
-    volume: Volume, model: ModelSettings, batch_size: int, *, prefetch: bool, threads: int = 1
+    volume: Volume,
+    model: ModelSettings,
+    batch_size: int,
+    preprocessor: BatchPreprocessor,
+    *,
+    prefetch: bool,
+    threads: int = 1,
 ) -> Iterator[_Batch]:
     """Pre-processed batches in slice order; with ``prefetch`` the next ``threads`` batches
     are prepared in threads while the caller runs inference on the current one (numpy,
@@ -99,7 +120,9 @@ def _batches(
     starts = list(range(0, volume.n_slices, batch_size))
 
     def prepare(start: int) -> _Batch:
-        return _prepare(volume, start, min(start + batch_size, volume.n_slices), model)
+        return _prepare(
+            volume, start, min(start + batch_size, volume.n_slices), model, preprocessor
+        )
 
     if not prefetch or len(starts) < 2:
         for start in starts:
@@ -159,11 +182,13 @@ def analyse_batch(
     those slices and ``first_index`` is the volume index of the first.
     """
     model = model_settings(model)
-    windowed = np.ascontiguousarray(window_stack(batch_hu, model.windows).swapaxes(0, 1))
-    tensor, fit = detector_input(windowed, size=model.detector_size)
-    batch = _Batch(first_index, windowed, tensor, fit)
+    preprocessor = preprocessor_for(backend)
+    prepared = preprocessor.detector_batch(
+        batch_hu, windows=model.windows, size=model.detector_size
+    )
+    batch = _Batch(first_index, prepared)
     mask = _window_mask(model, windows_used)
-    return _infer(batch, backend, model, thresholds, mask, z_mm, sop_instance_uids)
+    return _infer(batch, backend, preprocessor, model, thresholds, mask, z_mm, sop_instance_uids)
 
 
 def _window_mask(
@@ -180,22 +205,24 @@ def _window_mask(
 def _infer(
     batch: _Batch,
     backend: InferenceBackend,
+    preprocessor: BatchPreprocessor,
     model: ModelSettings,
     thresholds: Thresholds,
     mask: tuple[bool, ...],
     z_mm: Sequence[float],
     uids: Sequence[str],
 ) -> list[SliceResult]:
-    n = batch.windowed.shape[0]
-    raw_boxes, raw_scores = backend.detect(batch.detector)
+    n = batch.prepared.n_slices
+    raw_boxes, raw_scores = backend.detect(batch.prepared.detector)
     _check_outputs("detect boxes", raw_boxes, (n, 4))
     _check_outputs("detect scores", raw_scores, (n,))
     boxes = _canal_boxes(raw_boxes, raw_scores, batch.fit, thresholds.canal_score)
     found = [i for i, box in enumerate(boxes) if box is not None]
     fused: FloatArray = np.zeros((0, 3), dtype=np.float32)
     if found:
-        crops = grader_input(
-            batch.windowed[found],
+        crops = preprocessor.grader_batch(
+            batch.prepared,
+            found,
             [b for b in boxes if b is not None],
             size=model.grader_size,
             margin=model.crop_margin,
@@ -277,6 +304,7 @@ def analyse_volume(
     windows_used: Sequence[WindowPreset] | None = None,
     prefetch: bool = True,
     prep_threads: int | None = None,
+    preprocess_on_device: bool = True,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> AnalysisResult:
@@ -306,7 +334,11 @@ def analyse_volume(
         pays more when the networks run on a GPU and the CPU would otherwise idle.
     prep_threads
         Threads preparing batches ahead when ``prefetch`` is on; by default
-        :func:`prep_threads_for` this machine's cores.
+        :func:`prep_threads_for` this machine's cores (one when the backend pre-processes on
+        its device: the thread then only uploads HU and queues kernels).
+    preprocess_on_device
+        Let a backend that offers it compute the network inputs on its device
+        (:func:`preprocessor_for`); numpy on the CPU otherwise.
     progress, cancel
         Called / checked between batches: a cancel stops within one batch.
 
@@ -360,13 +392,20 @@ def analyse_volume(
     z_all = [float(z) for z in volume.z_mm]
     uids_all = list(volume.sop_instance_uids)
     check_cancel(cancel)
-    threads = prep_threads if prep_threads is not None else prep_threads_for(os.cpu_count())
-    for batch in _batches(volume, model, batch_size, prefetch=prefetch, threads=threads):
-        stop = batch.start + batch.windowed.shape[0]
+    preprocessor = preprocessor_for(backend, on_device=preprocess_on_device)
+    on_cpu = preprocessor is NUMPY_PREPROCESSOR
+    if prep_threads is None:
+        prep_threads = prep_threads_for(os.cpu_count()) if on_cpu else 1
+    batches = _batches(
+        volume, model, batch_size, preprocessor, prefetch=prefetch, threads=prep_threads
+    )
+    for batch in batches:
+        stop = batch.start + batch.prepared.n_slices
         results.extend(
             _infer(
                 batch,
                 backend,
+                preprocessor,
                 model,
                 chosen,
                 mask,
@@ -400,5 +439,6 @@ __all__ = [
     "default_batch_size",
     "model_settings",
     "prep_threads_for",
+    "preprocessor_for",
     "provenance",
 ]

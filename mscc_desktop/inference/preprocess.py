@@ -12,24 +12,33 @@ Grader input
     A square crop around the canal box, enlarged by ``margin`` (a fraction of the box's larger
     side on each side), taken from each windowed slice, resized to ``grader_size``, scaled to
     [0, 1] and normalised with that window's mean and std from the manifest.
+
+Where it runs
+    :class:`NumpyPreprocessor` is the reference and what every CPU backend uses. A GPU
+    backend may offer its own :class:`BatchPreprocessor` that computes the same inputs where
+    its networks run (:class:`~mscc_desktop.inference.torch_preprocess.TorchPreprocessor`), so
+    that only int16 HU go to the device; it must match the reference to float rounding.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from mscc_desktop.core.findings import Box
+from mscc_desktop.core.windows import Window, window_stack
 
 FloatArray = npt.NDArray[np.float32]
 UInt8Array = npt.NDArray[np.uint8]
 
 
 @lru_cache(maxsize=64)
-def _interp_matrix(n_out: int, start: float, length: float, n_in: int) -> FloatArray:
+def interp_matrix(n_out: int, start: float, length: float, n_in: int) -> FloatArray:
     """Matrix (n_out, n_in) that samples a 1-D signal bilinearly (edge-clamped) with area
     pre-filtering when shrinking, mapping output pixel centres onto [start, start+length).
 
@@ -63,9 +72,9 @@ def _interp_matrix(n_out: int, start: float, length: float, n_in: int) -> FloatA
 def _interp_taps(
     n_out: int, start: float, length: float, n_in: int
 ) -> tuple[npt.NDArray[np.intp], FloatArray]:
-    """:func:`_interp_matrix` as its few non-zero taps per output: indices and weights
+    """:func:`interp_matrix` as its few non-zero taps per output: indices and weights
     ``(n_out, k)``, k = the most taps any output uses (unused taps have weight 0)."""
-    matrix = _interp_matrix(n_out, start, length, n_in)
+    matrix = interp_matrix(n_out, start, length, n_in)
     nonzero = matrix != 0
     k = max(1, int(nonzero.sum(axis=1).max()))
     # Non-zero columns first (stable: in column order), then zero-weight padding.
@@ -84,7 +93,7 @@ def resample(
 
     ``region`` is (x0, y0, x1, y1) in input pixel edges; default the whole image. Regions
     reaching outside the image repeat the edge pixels. Separable: each axis is a weighted sum
-    of a few gathered rows/columns (the non-zero taps of :func:`_interp_matrix`), which is
+    of a few gathered rows/columns (the non-zero taps of :func:`interp_matrix`), which is
     the matrix product without its zeros — about 7× faster than BLAS on a 512² batch, and
     single-threaded, so it does not fight the inference runtime for cores. ``image`` may be
     uint8: it is never converted to float32 as a whole.
@@ -228,3 +237,91 @@ def grader_input(
     out -= mean_arr
     out /= std_arr
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """A batch of slices ready for the detector, where the backend's networks run."""
+
+    windowed: Any  # (batch, window, row, col): uint8 numpy, or a device tensor of grey levels
+    detector: Any  # (batch, 3, D, D) float32: numpy, or a device tensor
+    fit: SquareFit
+
+    @property
+    def n_slices(self) -> int:
+        return int(self.windowed.shape[0])
+
+
+class BatchPreprocessor(Protocol):
+    """Turns HU slices into the two networks' inputs (the rules above, one place each)."""
+
+    @property
+    def name(self) -> str:
+        """Where it computes, e.g. ``"numpy"`` or ``"torch · cuda"``."""
+        ...
+
+    def detector_batch(
+        self,
+        hu: npt.NDArray[np.int16] | npt.NDArray[np.float32],
+        *,
+        windows: tuple[Window, ...],
+        size: int,
+    ) -> PreparedBatch:
+        """Window ``(batch, row, col)`` HU slices and make the detector input."""
+        ...
+
+    def grader_batch(
+        self,
+        batch: PreparedBatch,
+        indices: Sequence[int],
+        boxes: Sequence[Box],
+        *,
+        size: int,
+        margin: float,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+    ) -> Any:
+        """Grader input ``(len(indices), W, size, size)`` for slices ``indices`` of ``batch``
+        around ``boxes`` (slice pixels, one per index)."""
+        ...
+
+
+class NumpyPreprocessor:
+    """The reference pre-processing on the CPU (:func:`detector_input`, :func:`grader_input`)."""
+
+    name = "numpy"
+
+    def detector_batch(
+        self,
+        hu: npt.NDArray[np.int16] | npt.NDArray[np.float32],
+        *,
+        windows: tuple[Window, ...],
+        size: int,
+    ) -> PreparedBatch:
+        # Only this batch is converted: a whole volume never exists as float32.
+        windowed = np.ascontiguousarray(window_stack(hu, windows).swapaxes(0, 1))
+        tensor, fit = detector_input(windowed, size=size)
+        return PreparedBatch(windowed, tensor, fit)
+
+    def grader_batch(
+        self,
+        batch: PreparedBatch,
+        indices: Sequence[int],
+        boxes: Sequence[Box],
+        *,
+        size: int,
+        margin: float,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+    ) -> FloatArray:
+        return grader_input(
+            batch.windowed[list(indices)],
+            list(boxes),
+            size=size,
+            margin=margin,
+            mean=mean,
+            std=std,
+        )
+
+
+NUMPY_PREPROCESSOR = NumpyPreprocessor()

@@ -1,7 +1,8 @@
 """Optional PyTorch backend (CUDA, else CPU) for sites that install torch.
 
-The ONLY inference module that imports torch, and only inside functions: importing this
-module costs nothing; creating a backend pays torch's ~2 s import. It never imports
+With :mod:`~mscc_desktop.inference.torch_preprocess` (its pre-processing on the GPU), the
+only inference module that imports torch, and only inside functions: importing this module
+costs nothing; creating a backend pays torch's ~2 s import. It never imports
 ``mscc_desktop.training``: it runs self-contained artefacts that ``mscc-desktop export``
 writes beside the ONNX files, with the same I/O contract
 (:mod:`mscc_desktop.inference.backend`):
@@ -25,6 +26,7 @@ import numpy as np
 
 from mscc_desktop.core.errors import BackendUnavailableError, ModelIntegrityError
 from mscc_desktop.inference.backend import FloatArray
+from mscc_desktop.inference.torch_preprocess import TorchPreprocessor
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +146,16 @@ class TorchBackend:
         self._detector = _load_module(detector_path, self._device)
         self._grader = _load_module(grader_path, self._device)
         self._fallback = fallback_warning
+        self._preprocessor: TorchPreprocessor | None = None
+        if use_cuda:
+            # On a GPU the network inputs are computed there (only int16 HU are uploaded);
+            # on the CPU numpy's tuned code is as fast and runs beside the networks.
+            self._preprocessor = TorchPreprocessor(self._device)
+
+    @property
+    def preprocessor(self) -> TorchPreprocessor | None:
+        """Pre-processing on this backend's device (the pipeline uses it); ``None`` on CPU."""
+        return self._preprocessor
 
     @property
     def name(self) -> str:
@@ -168,17 +180,20 @@ class TorchBackend:
         """Record why the CPU is used although a GPU was wanted (the factory calls this)."""
         self._fallback = text
 
-    def _run(self, module: Any, array: FloatArray) -> Any:
+    def _run(self, module: Any, array: Any) -> Any:
         torch = self._torch
         with torch.inference_mode():
-            tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-            tensor = tensor.to(self._device, non_blocking=True)
+            if isinstance(array, torch.Tensor):  # made on the device by the preprocessor
+                tensor = array.to(self._device, torch.float32).contiguous()
+            else:
+                tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+                tensor = tensor.to(self._device, non_blocking=True)
             if self._half:
                 with torch.autocast(device_type="cuda", dtype=torch.float16):
                     return module(tensor)
             return module(tensor)
 
-    def _call(self, module: Any, array: FloatArray, what: str) -> Any:
+    def _call(self, module: Any, array: Any, what: str) -> Any:
         try:
             try:
                 return self._run(module, array)
@@ -199,13 +214,14 @@ class TorchBackend:
     def _numpy(self, tensor: Any) -> FloatArray:
         return np.asarray(tensor.detach().float().cpu().numpy(), dtype=np.float32)
 
-    def detect(self, images: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Best canal box ``(N, 4)`` and score ``(N,)`` per image."""
+    def detect(self, images: Any) -> tuple[FloatArray, FloatArray]:
+        """Best canal box ``(N, 4)`` and score ``(N,)`` per image (numpy or a device tensor
+        from :attr:`preprocessor`)."""
         boxes, scores = self._call(self._detector, images, "detector")
         return self._numpy(boxes).reshape(-1, 4), self._numpy(scores).reshape(-1)
 
-    def grade(self, crops: FloatArray) -> FloatArray:
-        """Per-window probabilities ``(N, W, 3)``."""
+    def grade(self, crops: Any) -> FloatArray:
+        """Per-window probabilities ``(N, W, 3)`` (crops: numpy or a device tensor)."""
         return self._numpy(self._call(self._grader, crops, "grader"))
 
 

@@ -25,8 +25,9 @@ sample drawn without a random generator is exactly the inference input.
 Presets (``DetectorConfig.augmentation`` / ``GraderConfig.augmentation``): ``"ct"`` (all of the
 above but the shape warp), ``"ct_shape"`` (with it), ``"ct_soft"`` / ``"ct_shape_soft"`` (softer
 reconstruction kernels more often), ``"ct_shape_soft_dense"`` (with the canal density
-shift too), ``"ct_shape_soft_bright_normal"`` (the shift upwards, on normal crops only), ``"flip"`` (horizontal flip only: the behaviour before
-augmentation existed, and what the tiny test configs use) and ``"none"``.
+shift too), ``"ct_shape_soft_bright_normal"`` (the shift upwards, on normal crops only),
+``"flip"`` (horizontal flip only: the behaviour before augmentation existed, and what the
+tiny test configs use) and ``"none"``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The gathered-taps ``resample`` gives the dense interpolation-matrix product's numbers.
 
 ``resample`` (shared by training and inference) applies only the non-zero taps of
-``_interp_matrix``; this pins it to the plain matrix product it replaced, so the speed-up
+``interp_matrix``; this pins it to the plain matrix product it replaced, so the speed-up
 can never change what the networks see.
 """
 
@@ -12,7 +12,7 @@ import numpy.typing as npt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mscc_desktop.inference.preprocess import _interp_matrix, resample
+from mscc_desktop.inference.preprocess import interp_matrix, resample
 
 
 def dense(
@@ -22,8 +22,8 @@ def dense(
 ) -> npt.NDArray[np.float32]:
     rows, cols = image.shape[-2], image.shape[-1]
     x0, y0, x1, y1 = region if region is not None else (0.0, 0.0, float(cols), float(rows))
-    row_m = _interp_matrix(out_shape[0], float(y0), float(y1 - y0), rows)
-    col_m = _interp_matrix(out_shape[1], float(x0), float(x1 - x0), cols)
+    row_m = interp_matrix(out_shape[0], float(y0), float(y1 - y0), rows)
+    col_m = interp_matrix(out_shape[1], float(x0), float(x1 - x0), cols)
     return np.asarray(row_m @ np.asarray(image, np.float32) @ col_m.T, np.float32)
 
 

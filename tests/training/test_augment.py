@@ -230,7 +230,8 @@ def test_class_conditional_canal_density_shifts_normal_crops_only(
 
 
 @pytest.mark.parametrize(
-    "preset", ["ct_shape", "ct_soft", "ct_shape_soft", "ct_shape_soft_dense", "ct_shape_soft_bright_normal"]
+    "preset",
+    ["ct_shape", "ct_soft", "ct_shape_soft", "ct_shape_soft_dense", "ct_shape_soft_bright_normal"],
 )
 def test_grader_presets_produce_finite_crops_that_vary(preset: str) -> None:
     from mscc_desktop.training.configs import grader_config, with_overrides
