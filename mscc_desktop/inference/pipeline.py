@@ -58,7 +58,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 4
 # On a GPU each call has a fixed cost (the exported grader: 0.20 s for 15 calls of 8 slices,
 # 0.07 s for one call of 120, scripts/profile_torch_backend.py), so bigger batches pay: on an
-# H100 the paper networks took 1.53 s at batch 8 and 1.30 s at batch 16.
+# H100 the paper networks took 0.85 / 0.72 / 1.08 s at batch 8 / 16 / 32 with the pre-processing
+# on the GPU (scripts/bench_pipeline.py, README "Measured performance").
 DEFAULT_GPU_BATCH_SIZE = 16
 
 
@@ -97,10 +98,11 @@ def _prepare(
 
 
 def prep_threads_for(cpu_count: int | None) -> int:
-    """Pre-processing threads: one on small machines (the runtime needs the cores), up to
-    four where there are many cores: with a GPU running the networks, the CPU-side windowing
+    """Numpy pre-processing threads: one on small machines (the runtime needs the cores), up
+    to four where there are many cores: with a GPU running the networks, CPU-side windowing
     bounds the pipeline (on the H100 machine one thread took 0.43 s for 120 slices, nearly
-    as long as the detector, 0.54 s; ``scripts/profile_torch_backend.py``)."""
+    as long as the detector, 0.54 s; ``scripts/profile_torch_backend.py``). A backend that
+    pre-processes on its GPU needs none of this (:func:`preprocessor_for`)."""
     cores = cpu_count or 1
     return 1 if cores <= 4 else min(4, cores // 4)
 
