@@ -45,6 +45,7 @@ from mscc_desktop.training.augment import (
     SliceTransform,
     augmentation,
     canal_density,
+    canal_noise,
     elastic,
     photometric,
     random_transform,
@@ -321,6 +322,8 @@ def grader_crop(
         and rng.random() < aug.canal_density.probability
     ):
         hu = canal_density(hu, box, aug.canal_density, rng)
+    if aug.canal_noise is not None and rng.random() < aug.canal_noise.probability:
+        hu = canal_noise(hu, box, aug.canal_noise, rng)
     if aug.elastic is not None and rng.random() < aug.elastic.probability:
         hu = elastic(hu, aug.elastic, max(box.width, box.height), rng)
     if aug.photometric is not None:

@@ -185,6 +185,21 @@ def test_canal_density_moves_the_canal_soft_tissue_together_and_nothing_else() -
     assert not np.shares_memory(out, hu)
 
 
+def test_canal_noise_roughens_the_canal_and_leaves_the_far_slice_alone() -> None:
+    from mscc_desktop.training.augment import CanalNoiseAugment, canal_noise
+
+    size, cx, cy, a, b = 128, 64.0, 64.0, 14.0, 11.0
+    hu = np.full((size, size), 30.0, np.float32)
+    box = Box(cx - a, cy - b, cx + a, cy + b)
+    aug = CanalNoiseAugment(sd_hu=(30.0, 30.0))
+    out = canal_noise(hu, box, aug, np.random.default_rng(5))
+    inner = (out - hu)[int(cy) - 5 : int(cy) + 5, int(cx) - 8 : int(cx) + 8]
+    assert 15.0 < float(inner.std()) < 45.0 and abs(float(inner.mean())) < 15.0
+    np.testing.assert_array_equal(out[:20], hu[:20])  # far from the canal: untouched
+    np.testing.assert_array_equal(out[:, :30], hu[:, :30])
+    assert not np.shares_memory(out, hu)
+
+
 def test_class_conditional_canal_density_shifts_normal_crops_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -231,7 +246,14 @@ def test_class_conditional_canal_density_shifts_normal_crops_only(
 
 @pytest.mark.parametrize(
     "preset",
-    ["ct_shape", "ct_soft", "ct_shape_soft", "ct_shape_soft_dense", "ct_shape_soft_bright_normal"],
+    [
+        "ct_shape",
+        "ct_soft",
+        "ct_shape_soft",
+        "ct_shape_soft_dense",
+        "ct_shape_soft_bright_normal",
+        "ct_shape_soft_canal_noise",
+    ],
 )
 def test_grader_presets_produce_finite_crops_that_vary(preset: str) -> None:
     from mscc_desktop.training.configs import grader_config, with_overrides
