@@ -45,6 +45,7 @@ from mscc_desktop.training.augment import (
     SliceTransform,
     augmentation,
     canal_density,
+    canal_flatten,
     canal_noise,
     elastic,
     photometric,
@@ -322,6 +323,12 @@ def grader_crop(
         and rng.random() < aug.canal_density.probability
     ):
         hu = canal_density(hu, box, aug.canal_density, rng)
+    if (
+        aug.canal_flatten is not None
+        and aug.canal_flatten.applies_to(int(samples.groups[index]))
+        and rng.random() < aug.canal_flatten.probability
+    ):
+        hu = canal_flatten(hu, box, aug.canal_flatten, rng)
     if aug.canal_noise is not None and rng.random() < aug.canal_noise.probability:
         hu = canal_noise(hu, box, aug.canal_noise, rng)
     if aug.elastic is not None and rng.random() < aug.elastic.probability:

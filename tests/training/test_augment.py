@@ -200,6 +200,29 @@ def test_canal_noise_roughens_the_canal_and_leaves_the_far_slice_alone() -> None
     assert not np.shares_memory(out, hu)
 
 
+def test_canal_flatten_merges_the_canal_contents_and_keeps_bone_and_fat() -> None:
+    from mscc_desktop.training.augment import CanalFlattenAugment, canal_flatten
+
+    size, cx, cy, a, b = 96, 48.0, 48.0, 16.0, 12.0
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    hu = np.full((size, size), -100.0, np.float32)  # fat around the canal
+    hu[((cols - cx) / a) ** 2 + ((rows - cy) / b) ** 2 <= 1.0] = 10.0  # sac
+    hu[((cols - cx) / 5) ** 2 + ((rows - cy) / 5) ** 2 <= 1.0] = 40.0  # cord
+    box = Box(cx - a, cy - b, cx + a, cy + b)
+    full = CanalFlattenAugment(strength=(1.0, 1.0))
+    assert full.applies_to(0) and not full.applies_to(2)
+    out = canal_flatten(hu, box, full, np.random.default_rng(0))
+    # The cord no longer stands out from the sac; fat outside the canal is untouched.
+    assert abs(float(out[48, 48] - out[48, 38])) < 1.0
+    assert 10.0 < float(out[48, 48]) < 40.0
+    assert out[5, 5] == hu[5, 5] and out[48, 90] == hu[48, 90]
+    half = canal_flatten(
+        hu, box, CanalFlattenAugment(strength=(0.5, 0.5)), np.random.default_rng(0)
+    )
+    assert float(out[48, 48]) < float(half[48, 48]) < 40.0  # part of the way
+    assert not np.shares_memory(out, hu)
+
+
 def test_class_conditional_canal_density_shifts_normal_crops_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -253,6 +276,7 @@ def test_class_conditional_canal_density_shifts_normal_crops_only(
         "ct_shape_soft_dense",
         "ct_shape_soft_bright_normal",
         "ct_shape_soft_canal_noise",
+        "ct_shape_soft_flat_normal",
     ],
 )
 def test_grader_presets_produce_finite_crops_that_vary(preset: str) -> None:
