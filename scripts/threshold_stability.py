@@ -36,6 +36,7 @@ import numpy as np
 
 from mscc_desktop.core.findings import Thresholds
 from mscc_desktop.training.acceptance import (
+    DEFAULT_MIN_SENSITIVITY,
     Predictions,
     acceptance_metrics,
     choose_thresholds,
@@ -56,12 +57,17 @@ def _run_spec(text: str) -> tuple[str, Path, Path]:
 
 
 def bootstrap_high_threshold(
-    predictions: Predictions, resamples: int, rng: np.random.Generator
+    predictions: Predictions,
+    resamples: int,
+    rng: np.random.Generator,
+    min_sensitivity: float = DEFAULT_MIN_SENSITIVITY,
 ) -> list[float]:
     """5th, 50th and 95th percentile of the chosen P(high) threshold over study resamples."""
     n = len(predictions.study_names)
     highs = [
-        choose_thresholds(predictions.of_studies(rng.choice(n, n).tolist())).high
+        choose_thresholds(
+            predictions.of_studies(rng.choice(n, n).tolist()), min_sensitivity=min_sensitivity
+        ).high
         for _ in range(resamples)
     ]
     return [round(float(np.percentile(highs, q)), 3) for q in (5, 50, 95)]
@@ -97,6 +103,7 @@ def assess_run(
     real_data: Path | None,
     resamples: int,
     seed: int,
+    min_sensitivity: float = DEFAULT_MIN_SENSITIVITY,
 ) -> dict[str, Any]:
     """Thresholds from the validation studies and from the calibration set, judged on test."""
     from mscc_desktop.training.engine import load_checkpoint
@@ -110,14 +117,15 @@ def assess_run(
     rng = np.random.default_rng(seed)
     result: dict[str, Any] = {}
     for name, predictions in sets.items():
-        chosen = choose_thresholds(predictions)
+        chosen = choose_thresholds(predictions, min_sensitivity=min_sensitivity)
         metrics = acceptance_metrics(test_predictions, chosen)
         row: dict[str, Any] = {
+            "min_sensitivity": min_sensitivity,
             "n_studies": len(predictions.study_names),
             "n_high_grade_slices": predictions.n_high_grade,
             "thresholds": asdict(chosen),
             "high_threshold_bootstrap_5_50_95": bootstrap_high_threshold(
-                predictions, resamples, rng
+                predictions, resamples, rng, min_sensitivity
             ),
             "test": {
                 key: metrics[key]
@@ -168,6 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-data", type=Path, help="shared real CT folder (optional)")
     parser.add_argument("--bootstrap", type=int, default=100, help="study resamples per set")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument(
+        "--min-sensitivity",
+        type=float,
+        default=DEFAULT_MIN_SENSITIVITY,
+        help="the threshold rule's per-image high-grade sensitivity (the recipe's: 0.97)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     results: dict[str, dict[str, Any]] = {}
@@ -182,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             real_data=args.real_data,
             resamples=args.bootstrap,
             seed=args.seed,
+            min_sensitivity=args.min_sensitivity,
         )
     print(_table(results))
     if args.json is not None:

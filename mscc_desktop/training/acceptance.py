@@ -41,6 +41,10 @@ from mscc_desktop.training.study_reader import find_studies, load_study_and_volu
 
 logger = logging.getLogger(__name__)
 
+# The recipe's threshold rule: the most specific P(high) threshold that keeps this per-image
+# high-grade sensitivity on the calibration set (an owner's choice; see the training README).
+DEFAULT_MIN_SENSITIVITY = 0.97
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Predictions:
@@ -231,7 +235,7 @@ def _called_by_grade(
 def choose_thresholds(
     predictions: Predictions,
     *,
-    min_sensitivity: float = 0.97,
+    min_sensitivity: float = DEFAULT_MIN_SENSITIVITY,
     max_canal_score: float = 0.5,
     canal_recall_loss: float = 0.005,
 ) -> Thresholds:

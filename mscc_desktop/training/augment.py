@@ -280,7 +280,7 @@ def photometric(hu: F32, aug: PhotometricAugment, rng: np.random.Generator) -> F
     return out
 
 
-def _canal_soft_tissue(hu: F32, box: Box, soft_tissue_hu: tuple[float, float]) -> F32:
+def canal_soft_tissue_weight(hu: F32, box: Box, soft_tissue_hu: tuple[float, float]) -> F32:
     """Weight 0-1 per pixel: inside the ellipse inscribed in ``box`` (soft edge) and soft
     tissue (HU in ``soft_tissue_hu`` with a 20 HU ramp at both ends)."""
     rows, cols = hu.shape
@@ -296,14 +296,14 @@ def _canal_soft_tissue(hu: F32, box: Box, soft_tissue_hu: tuple[float, float]) -
 
 def canal_density(hu: F32, box: Box, aug: CanalDensityAugment, rng: np.random.Generator) -> F32:
     """Shift the canal's soft tissue (see :class:`CanalDensityAugment`); returns a new array."""
-    weight = _canal_soft_tissue(hu, box, aug.soft_tissue_hu)
+    weight = canal_soft_tissue_weight(hu, box, aug.soft_tissue_hu)
     offset = np.float32(rng.uniform(*aug.offset_hu))
     return np.asarray(hu + offset * weight, dtype=np.float32)
 
 
 def canal_flatten(hu: F32, box: Box, aug: CanalFlattenAugment, rng: np.random.Generator) -> F32:
     """Pull the canal's soft tissue towards its mean (see :class:`CanalFlattenAugment`)."""
-    weight = _canal_soft_tissue(hu, box, aug.soft_tissue_hu)
+    weight = canal_soft_tissue_weight(hu, box, aug.soft_tissue_hu)
     total = float(weight.sum())
     if total < 1.0:
         return np.array(hu, dtype=np.float32, copy=True)

@@ -154,3 +154,71 @@ def test_threshold_stability_rejects_a_malformed_run() -> None:
     with pytest.raises(SystemExit):
         module.main(["--run", "no-separators", "--train", "a", "--calibration", "b",
                      "--test", "c"])  # fmt: skip
+
+
+def test_threshold_stability_applies_the_chosen_sensitivity_rule(
+    trained_runs: dict[str, Path],
+    tiny_studies: list[LabelledStudy],
+    generated_test_set: Path,
+    tmp_path: Path,
+) -> None:
+    model = tmp_path / "model"
+    export_model(trained_runs["detector"] / "best.pt", trained_runs["grader"] / "best.pt", model)
+    train = tmp_path / "train"
+    for number, study in enumerate(tiny_studies):
+        write_study(study, train / study.name, seed=number)
+    out = tmp_path / "stability.json"
+    code = _script("threshold_stability").main([
+        "--run", f"tiny={model}:{trained_runs['grader']}", "--train", str(train),
+        "--calibration", str(generated_test_set), "--test", str(generated_test_set),
+        "--bootstrap", "3", "--min-sensitivity", "0.5", "--json", str(out),
+    ])  # fmt: skip
+    assert code == 0
+    calibration = json.loads(out.read_text())["tiny"]["calibration"]
+    assert calibration["min_sensitivity"] == 0.5
+    predictions = collect_predictions(model, find_studies(generated_test_set))
+    assert calibration["thresholds"] == asdict(choose_thresholds(predictions, min_sensitivity=0.5))
+
+
+def test_real_false_positive_measures_recover_known_density_and_noise() -> None:
+    import numpy as np
+
+    from mscc_desktop.core.findings import Box
+
+    module = _script("real_false_positives")
+    size, cx, cy = 96, 48.0, 48.0
+    box = Box(cx - 14.0, cy - 11.0, cx + 14.0, cy + 11.0)
+    rows, cols = np.mgrid[0:size, 0:size] + 0.5
+    hu = np.full((size, size), 700.0, np.float32)  # bone around the canal
+    hu[((cols - cx) / 14.0) ** 2 + ((rows - cy) / 11.0) ** 2 <= 1.0] = 45.0
+    assert module.canal_density(hu, box) == pytest.approx(45.0, abs=0.5)
+    # A smooth ramp inside the canal is structure, not noise; white noise of SD 20 is noise.
+    ramp = hu + np.where(hu < 100, (cols - cx) * 2.0, 0.0).astype(np.float32)
+    assert module.canal_noise(ramp, box) < 1.0
+    noisy = hu + np.random.default_rng(0).normal(0.0, 20.0, hu.shape).astype(np.float32)
+    assert module.canal_noise(noisy, box) == pytest.approx(20.0, rel=0.2)
+
+
+def test_real_false_positives_measures_a_model_on_synthetic_studies(
+    trained_runs: dict[str, Path], generated_test_set: Path, tmp_path: Path
+) -> None:
+    model = tmp_path / "model"
+    export_model(trained_runs["detector"] / "best.pt", trained_runs["grader"] / "best.pt", model)
+    out = tmp_path / "rfp.json"
+    code = _script("real_false_positives").main([
+        "--model", str(model), "--test", str(generated_test_set), "--real-data", "",
+        "--json", str(out),
+    ])  # fmt: skip
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert "real" not in result  # no real data given: the synthetic parts only
+    shares = result["generator_canals"]
+    assert 0.0 < shares["uniform_and_sac_above_40_hu"] < shares["uniform"] < 1.0
+    graded = 0
+    for name in ("synthetic_normal", "synthetic_low", "synthetic_high"):
+        for row in result[name]["density"]:
+            assert 0.0 <= row["mean_p_high"] <= 1.0 and 0.0 <= row["share_above_threshold"] <= 1
+            graded += row["n"]
+    predictions = collect_predictions(model, find_studies(generated_test_set))
+    labelled = (predictions.truth_group >= 0) & ~predictions.degenerative
+    assert graded == int(labelled.sum()) > 0  # every graded slice falls in one density bin
