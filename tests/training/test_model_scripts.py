@@ -8,6 +8,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -111,12 +112,15 @@ def test_proposal_sweep_exports_each_setting(
         assert 0.0 <= row["canal_ap50"] <= 1.0 and row["detector_ms_per_slice"] > 0
 
 
-def test_threshold_stability_compares_validation_and_calibration_thresholds(
+def _threshold_stability(
     trained_runs: dict[str, Path],
     tiny_studies: list[LabelledStudy],
-    generated_test_set: Path,
+    test_set: Path,
     tmp_path: Path,
-) -> None:
+    *options: str,
+) -> tuple[Path, dict[str, Any]]:
+    """Export the tiny model, write its training studies, run threshold_stability.py with
+    the test set as calibration and test: (model folder, the run's result)."""
     model = tmp_path / "model"
     export_model(trained_runs["detector"] / "best.pt", trained_runs["grader"] / "best.pt", model)
     train = tmp_path / "train"
@@ -125,11 +129,21 @@ def test_threshold_stability_compares_validation_and_calibration_thresholds(
     out = tmp_path / "stability.json"
     code = _script("threshold_stability").main([
         "--run", f"tiny={model}:{trained_runs['grader']}", "--train", str(train),
-        "--calibration", str(generated_test_set), "--test", str(generated_test_set),
-        "--bootstrap", "5", "--json", str(out),
+        "--calibration", str(test_set), "--test", str(test_set), "--json", str(out), *options,
     ])  # fmt: skip
     assert code == 0
-    result = json.loads(out.read_text())["tiny"]
+    return model, json.loads(out.read_text())["tiny"]
+
+
+def test_threshold_stability_compares_validation_and_calibration_thresholds(
+    trained_runs: dict[str, Path],
+    tiny_studies: list[LabelledStudy],
+    generated_test_set: Path,
+    tmp_path: Path,
+) -> None:
+    model, result = _threshold_stability(
+        trained_runs, tiny_studies, generated_test_set, tmp_path, "--bootstrap", "5"
+    )
     assert set(result) == {"validation", "calibration"}
     split = load_checkpoint(trained_runs["grader"] / "best.pt", kind="grader")["split"]
     assert result["validation"]["n_studies"] == len(split["val"]) > 0
@@ -162,19 +176,11 @@ def test_threshold_stability_applies_the_chosen_sensitivity_rule(
     generated_test_set: Path,
     tmp_path: Path,
 ) -> None:
-    model = tmp_path / "model"
-    export_model(trained_runs["detector"] / "best.pt", trained_runs["grader"] / "best.pt", model)
-    train = tmp_path / "train"
-    for number, study in enumerate(tiny_studies):
-        write_study(study, train / study.name, seed=number)
-    out = tmp_path / "stability.json"
-    code = _script("threshold_stability").main([
-        "--run", f"tiny={model}:{trained_runs['grader']}", "--train", str(train),
-        "--calibration", str(generated_test_set), "--test", str(generated_test_set),
-        "--bootstrap", "3", "--min-sensitivity", "0.5", "--json", str(out),
-    ])  # fmt: skip
-    assert code == 0
-    calibration = json.loads(out.read_text())["tiny"]["calibration"]
+    model, result = _threshold_stability(
+        trained_runs, tiny_studies, generated_test_set, tmp_path,
+        "--bootstrap", "3", "--min-sensitivity", "0.5",
+    )  # fmt: skip
+    calibration = result["calibration"]
     assert calibration["min_sensitivity"] == 0.5
     predictions = collect_predictions(model, find_studies(generated_test_set))
     assert calibration["thresholds"] == asdict(choose_thresholds(predictions, min_sensitivity=0.5))
