@@ -46,7 +46,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mscc_desktop.core.findings import Box  # noqa: E402
-from mscc_desktop.training.augment import canal_soft_tissue_weight  # noqa: E402
+from mscc_desktop.training.augment import (  # noqa: E402
+    canal_soft_tissue_weight,
+    weighted_mean,
+)
 
 SOFT_TISSUE_HU = (-30.0, 110.0)
 DENSITY_BINS = ((-200, 20), (20, 35), (35, 50), (50, 65), (65, 80), (80, 400))
@@ -57,9 +60,8 @@ NEIGHBOURS = 15
 def canal_density(hu: npt.NDArray[Any], box: Box) -> float:
     """Weighted mean HU of the soft tissue in the ellipse inscribed in ``box``."""
     values = np.asarray(hu, np.float32)
-    weight = canal_soft_tissue_weight(values, box, SOFT_TISSUE_HU)
-    total = float(weight.sum())
-    return float((values * weight).sum() / total) if total > 0 else float("nan")
+    mean = weighted_mean(values, canal_soft_tissue_weight(values, box, SOFT_TISSUE_HU))
+    return float("nan") if mean is None else mean
 
 
 def canal_noise(hu: npt.NDArray[Any], box: Box) -> float:

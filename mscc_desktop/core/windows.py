@@ -63,6 +63,17 @@ PAPER_WINDOWS: dict[WindowPreset, Window] = {
 WINDOW_ORDER: tuple[WindowPreset, ...] = tuple(PAPER_WINDOWS)
 
 
+def linear_voi(window: Window) -> tuple[np.float32, np.float32]:
+    """Scale and offset (float32) of the DICOM linear VOI LUT: grey = hu × scale + offset,
+    before clipping to 0-255 and rounding half up (:func:`window_to_uint8`; the torch
+    pre-processing applies the same two numbers)."""
+    width = max(window.width, 1.0)
+    centre = window.level - 0.5
+    # y = ((x - c) / (w - 1) + 0.5) * 255, folded into one scale and offset.
+    denom = max(width - 1.0, 1e-6)
+    return np.float32(255.0 / denom), np.float32(127.5 - centre * 255.0 / denom)
+
+
 def window_to_uint8(
     hu: npt.NDArray[np.floating] | npt.NDArray[np.integer],
     window: Window,
@@ -89,12 +100,7 @@ def window_to_uint8(
     numpy.ndarray
         uint8 array of ``hu``'s shape.
     """
-    width = max(window.width, 1.0)
-    centre = window.level - 0.5
-    # y = ((x - c) / (w - 1) + 0.5) * 255, folded into one scale and offset.
-    denom = max(width - 1.0, 1e-6)
-    scale = np.float32(255.0 / denom)
-    offset = np.float32(127.5 - centre * 255.0 / denom)
+    scale, offset = linear_voi(window)
     work = np.asarray(hu, dtype=np.float32) * scale
     work += offset
     np.clip(work, 0.0, 255.0, out=work)

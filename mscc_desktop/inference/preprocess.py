@@ -255,11 +255,6 @@ class PreparedBatch:
 class BatchPreprocessor(Protocol):
     """Turns HU slices into the two networks' inputs (the rules above, one place each)."""
 
-    @property
-    def name(self) -> str:
-        """Where it computes, e.g. ``"numpy"`` or ``"torch · cuda"``."""
-        ...
-
     def detector_batch(
         self,
         hu: npt.NDArray[np.int16] | npt.NDArray[np.float32],
@@ -288,8 +283,6 @@ class BatchPreprocessor(Protocol):
 
 class NumpyPreprocessor:
     """The reference pre-processing on the CPU (:func:`detector_input`, :func:`grader_input`)."""
-
-    name = "numpy"
 
     def detector_batch(
         self,

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mscc_desktop.core.findings import Box
-from mscc_desktop.core.windows import Window
+from mscc_desktop.core.windows import Window, linear_voi
 from mscc_desktop.inference.preprocess import PreparedBatch, SquareFit, crop_region, interp_matrix
 
 
@@ -45,10 +45,6 @@ class TorchPreprocessor:
         self._torch = torch
         self._device = torch.device(device)
 
-    @property
-    def name(self) -> str:
-        return f"torch · {self._device.type}"
-
     def _matrix(self, n_out: int, start: float, length: float, n_in: int) -> Any:
         return self._torch.from_numpy(interp_matrix(n_out, start, length, n_in))
 
@@ -63,15 +59,11 @@ class TorchPreprocessor:
             device=values.device,
         )
         for index, window in enumerate(windows):
-            width = max(window.width, 1.0)
-            centre = window.level - 0.5
-            denom = max(width - 1.0, 1e-6)
-            # float32 constants computed as the reference computes them; mul and add stay
-            # separate kernels (a fused multiply-add would round differently).
-            scale = float(np.float32(255.0 / denom))
-            offset = float(np.float32(127.5 - centre * 255.0 / denom))
-            work = torch.mul(values, scale)
-            work = torch.add(work, offset)
+            # The reference's float32 constants; mul and add stay separate kernels (a fused
+            # multiply-add would round differently).
+            scale, offset = linear_voi(window)
+            work = torch.mul(values, float(scale))
+            work = torch.add(work, float(offset))
             work.clamp_(0.0, 255.0)
             work.add_(0.5).floor_()
             out[:, index] = work

@@ -127,12 +127,12 @@ class CanalDensityAugment:
 class CanalNoiseAugment:
     """Extra correlated noise in and around the canal, for every class.
 
-    The vertebra around the canal hardens and starves the beam, so on real CT the canal is
-    noisier than the soft tissue outside: the 28 real check slices measure an SD of 22-75 HU
-    in the inner canal, where the generator's normal canals have a median of 14 HU and its
-    high-grade canals (tumour beside cord and sac) 38 HU. A grader that learnt "a
-    heterogeneous canal is tumour" from that would call real noisy canals high. The noise
-    fills an ellipse 1.3 times the canal box, with a soft edge.
+    The vertebra around the canal hardens and starves the beam, so on real CT the canal can
+    be noisier than the soft tissue outside. A plain SD inside the canal first suggested that
+    the real check slices were much noisier than the phantoms. A structure-robust estimate
+    later showed they are not (``scripts/real_false_positives.py``), and E19, which trained
+    with this preset, did not help (training README). The noise fills an ellipse 1.3 times
+    the canal box, with a soft edge.
     """
 
     probability: float = 0.6
@@ -280,14 +280,21 @@ def photometric(hu: F32, aug: PhotometricAugment, rng: np.random.Generator) -> F
     return out
 
 
+def _canal_ellipse(shape: tuple[int, int], box: Box, half_axes: float, edge_px: float) -> F32:
+    """0-1 mask of the ellipse centred on ``box`` with half-axes ``half_axes`` × its sides,
+    its edge softened by a Gaussian of ``edge_px``."""
+    rows, cols = shape
+    (cx, cy) = box.centre
+    rx, ry = max(box.width * half_axes, 1.0), max(box.height * half_axes, 1.0)
+    yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32) + np.float32(0.5)
+    inside = (((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0).astype(np.float32)
+    return np.asarray(ndimage.gaussian_filter(inside, edge_px, mode="constant"), np.float32)
+
+
 def canal_soft_tissue_weight(hu: F32, box: Box, soft_tissue_hu: tuple[float, float]) -> F32:
     """Weight 0-1 per pixel: inside the ellipse inscribed in ``box`` (soft edge) and soft
     tissue (HU in ``soft_tissue_hu`` with a 20 HU ramp at both ends)."""
-    rows, cols = hu.shape
-    (cx, cy), rx, ry = box.centre, max(box.width / 2.0, 1.0), max(box.height / 2.0, 1.0)
-    yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32) + np.float32(0.5)
-    inside = (((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0).astype(np.float32)
-    inside = ndimage.gaussian_filter(inside, 1.0, mode="constant")
+    inside = _canal_ellipse(hu.shape, box, 0.5, 1.0)
     lo, hi = soft_tissue_hu
     ramp = np.float32(20.0)
     tissue = np.clip(np.minimum(hu - (lo - ramp), (hi + ramp) - hu) / ramp, 0.0, 1.0)
@@ -301,13 +308,20 @@ def canal_density(hu: F32, box: Box, aug: CanalDensityAugment, rng: np.random.Ge
     return np.asarray(hu + offset * weight, dtype=np.float32)
 
 
+def weighted_mean(hu: F32, weight: F32) -> float | None:
+    """Mean HU under ``weight`` (:func:`canal_soft_tissue_weight`); ``None`` when the weights
+    add up to less than one pixel."""
+    total = float(weight.sum())
+    return float((hu * weight).sum()) / total if total >= 1.0 else None
+
+
 def canal_flatten(hu: F32, box: Box, aug: CanalFlattenAugment, rng: np.random.Generator) -> F32:
     """Pull the canal's soft tissue towards its mean (see :class:`CanalFlattenAugment`)."""
     weight = canal_soft_tissue_weight(hu, box, aug.soft_tissue_hu)
-    total = float(weight.sum())
-    if total < 1.0:
+    average = weighted_mean(hu, weight)
+    if average is None:
         return np.array(hu, dtype=np.float32, copy=True)
-    mean = np.float32(float((hu * weight).sum()) / total)
+    mean = np.float32(average)
     strength = np.float32(rng.uniform(*aug.strength))
     return np.asarray(hu + (mean - hu) * strength * weight, dtype=np.float32)
 
@@ -315,11 +329,7 @@ def canal_flatten(hu: F32, box: Box, aug: CanalFlattenAugment, rng: np.random.Ge
 def canal_noise(hu: F32, box: Box, aug: CanalNoiseAugment, rng: np.random.Generator) -> F32:
     """Add noise in and around the canal (see :class:`CanalNoiseAugment`); a new array."""
     rows, cols = hu.shape
-    (cx, cy) = box.centre
-    rx, ry = max(box.width * 0.65, 1.0), max(box.height * 0.65, 1.0)
-    yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32) + np.float32(0.5)
-    inside = (((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0).astype(np.float32)
-    inside = ndimage.gaussian_filter(inside, 1.5, mode="constant")
+    inside = _canal_ellipse((rows, cols), box, 0.65, 1.5)
     lo, hi = aug.sd_hu
     sd = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     noise = correlated_noise(
