@@ -86,15 +86,15 @@ class Grader:
         self.backend = create_backend(self.settings, "onnx-cpu")
 
     def crops(self, slices: Sequence[npt.NDArray[Any]], boxes: Sequence[Box]) -> Any:
-        from mscc_desktop.inference.preprocess import NUMPY_PREPROCESSOR
+        """Grader input around ``boxes``: the pipeline's windowing and crop, without the
+        detector input it would also make."""
+        from mscc_desktop.core.windows import window_stack
+        from mscc_desktop.inference.preprocess import grader_input
 
         s = self.settings
-        prepared = NUMPY_PREPROCESSOR.detector_batch(
-            np.stack(slices), windows=s.windows, size=s.detector_size
-        )
-        return NUMPY_PREPROCESSOR.grader_batch(
-            prepared,
-            list(range(len(slices))),
+        windowed = np.ascontiguousarray(window_stack(np.stack(slices), s.windows).swapaxes(0, 1))
+        return grader_input(
+            windowed,
             list(boxes),
             size=s.grader_size,
             margin=s.crop_margin,
