@@ -18,7 +18,15 @@ training README's "What the grader calls high on real CT" reports, for one expor
    slice called high;
 5. **uniform canals** in the generator: the share of drawn tissue sets (the three contrast
    phases equally) whose cord and epidural fat lie within 5 and 8 HU of the sac, and of
-   those with a sac above 40 HU.
+   those with a sac above 40 HU;
+6. **banding**: how much the canal's row and column means vary after a quadratic trend is
+   removed (horizontal streaks and blotches show up there, scanner grain averages out), for
+   the synthetic classes and the real slices;
+7. **swap** (with real data): for the real slices called high, P(high) of hybrids of their
+   crop with synthetic normal crops: real surroundings around a synthetic canal interior,
+   and synthetic surroundings around the real interior;
+8. **perturbation**: P(high) of the synthetic normal slices after adding horizontal streaks
+   or blotchy texture to the canal's soft tissue (what real canals show and phantoms lack).
 
     MSCC_REAL_DATA=../shared/data python scripts/real_false_positives.py \\
         --model MODEL_DIR --test WORK/test [--train WORK/train \\
@@ -62,6 +70,37 @@ def canal_density(hu: npt.NDArray[Any], box: Box) -> float:
     values = np.asarray(hu, np.float32)
     mean = weighted_mean(values, canal_soft_tissue_weight(values, box, SOFT_TISSUE_HU))
     return float("nan") if mean is None else mean
+
+
+def canal_banding(hu: npt.NDArray[Any], box: Box) -> tuple[float, float]:
+    """SD (HU) of the canal's row means and of its column means about a quadratic trend, in
+    the soft tissue of an ellipse of 0.35 × the box. Scanner grain averages out along a row;
+    streaks across the canal and blotches do not."""
+    values = np.asarray(hu, np.float32)
+    (cx, cy), rx, ry = box.centre, max(box.width * 0.35, 1.0), max(box.height * 0.35, 1.0)
+    yy, xx = np.mgrid[0 : values.shape[0], 0 : values.shape[1]] + 0.5
+    ellipse = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+    inside = ellipse & (values > -60) & (values < 160)
+
+    def spread(axis: int) -> float:
+        counts = inside.sum(axis=axis)
+        sums = np.where(inside, values, 0.0).sum(axis=axis)
+        keep = counts >= 4
+        if keep.sum() < 5:
+            return float("nan")
+        position = np.nonzero(keep)[0].astype(np.float64)
+        means = sums[keep] / counts[keep]
+        trend = np.polyval(np.polyfit(position, means, 2), position)
+        return float(np.std(means - trend))
+
+    return spread(1), spread(0)
+
+
+def banding_percentiles(values: Sequence[tuple[float, float]]) -> list[list[float]]:
+    """p10/50/90 of row and of column banding over the canals where both were measurable."""
+    table = np.asarray(values, dtype=np.float64).reshape(-1, 2)
+    table = table[np.isfinite(table).all(axis=1)]
+    return np.percentile(table, [10, 50, 90], axis=0).T.tolist() if len(table) else []
 
 
 def canal_noise(hu: npt.NDArray[Any], box: Box) -> float:
@@ -185,6 +224,75 @@ def nearest_classes(
     return out
 
 
+def interior_swap(
+    real_crops: Any, real_box: Box, normal_crops: Any, normal_boxes: Sequence[Box], grader: Grader
+) -> dict[str, float]:
+    """Mean P(high) of hybrids of one real crop with synthetic normal crops, exchanging
+    what lies inside both canals' ellipses (0.85 × each box, in crop coordinates)."""
+    from mscc_desktop.inference.backend import fuse_windows
+
+    size = int(real_crops.shape[-1])
+    margin = grader.settings.crop_margin
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+
+    def ellipse(box: Box) -> npt.NDArray[np.bool_]:
+        scale = size / ((1.0 + 2.0 * margin) * max(box.width, box.height))
+        rx, ry = 0.425 * box.width * scale, 0.425 * box.height * scale
+        return np.asarray(((xx - size / 2) / rx) ** 2 + ((yy - size / 2) / ry) ** 2 <= 1.0)
+
+    real_inside = ellipse(real_box)
+    outside_real, inside_real = [], []
+    for crop, box in zip(normal_crops, normal_boxes, strict=True):
+        both = real_inside & ellipse(box)
+        a = real_crops.copy()
+        a[:, both] = crop[:, both]
+        outside_real.append(a)
+        b = crop.copy()
+        b[:, both] = real_crops[:, both]
+        inside_real.append(b)
+
+    def p_high(crops: list[Any]) -> float:
+        batch = np.ascontiguousarray(np.stack(crops), dtype=np.float32)
+        return float(fuse_windows(grader.backend.grade(batch))[:, 2].mean())
+
+    return {
+        "real_surroundings_synthetic_interior": p_high(outside_real),
+        "synthetic_surroundings_real_interior": p_high(inside_real),
+    }
+
+
+def perturbed_normals(
+    grader: Grader, normals: Sequence[tuple[Any, Box]], threshold: float
+) -> dict[str, dict[str, float]]:
+    """P(high) of synthetic normal slices with streaks or blotches added in the canal."""
+    rng = np.random.default_rng(0)
+
+    def streaks(hu: Any, box: Box) -> Any:
+        field = ndimage.gaussian_filter(rng.standard_normal(hu.shape).astype(np.float32), (1, 6))
+        return hu + 20.0 * field / field.std() * canal_soft_tissue_weight(hu, box, SOFT_TISSUE_HU)
+
+    def blotches(hu: Any, box: Box) -> Any:
+        field = ndimage.gaussian_filter(rng.standard_normal(hu.shape).astype(np.float32), 3.0)
+        return hu + 15.0 * field / field.std() * canal_soft_tissue_weight(hu, box, SOFT_TISSUE_HU)
+
+    out = {}
+    for name, change in (
+        ("unchanged", lambda hu, box: hu),
+        ("horizontal_streaks_20_hu", streaks),
+        ("blotches_15_hu", blotches),
+    ):
+        p: list[float] = []
+        for i in range(0, len(normals), 32):
+            part = normals[i : i + 32]
+            p += grader.p_high([change(hu, box) for hu, box in part], [box for _, box in part])
+        values = np.asarray(p)
+        out[name] = {
+            "mean_p_high": float(values.mean()),
+            "share_above_threshold": float((values >= threshold).mean()),
+        }
+    return out
+
+
 def uniform_canal_shares(draws: int = 20000, seed: int = 0) -> dict[str, float]:
     """How often the generator draws a canal whose sac, cord and fat look alike."""
     from mscc_desktop.synth.params import Phase
@@ -246,7 +354,17 @@ def main(argv: list[str] | None = None) -> int:
             ).tolist()
             if rows
             else [],
+            "banding_row_col_hu_p10_50_90": banding_percentiles(
+                [canal_banding(r[2], r[3]) for r, _ in rows]
+            ),
         }
+    normals = [(r[2], r[3]) for r in synthetic if r[1] == 0]
+    if normals:
+        result["perturbed_normals"] = perturbed_normals(grader, normals, threshold)
+    swap_partners = [
+        normals[k]
+        for k in np.random.default_rng(0).permutation(len(normals))[: min(40, len(normals))]
+    ]
     real: dict[str, Any] = {}
     queries: dict[str, tuple[Any, Box]] = {}
     if args.real_data and not Path(args.real_data).is_dir():
@@ -262,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
                 "p_high": p,
                 "density_hu": canal_density(hu, box),
                 "noise_hu": canal_noise(hu, box),
+                "banding_row_col_hu": list(canal_banding(hu, box)),
             }
             if p >= args.called_high:
                 weight = canal_soft_tissue_weight(hu, box, SOFT_TISSUE_HU)
@@ -273,6 +392,14 @@ def main(argv: list[str] | None = None) -> int:
                     [hu + s for s in SHIFTS_HU], [box] * len(SHIFTS_HU)
                 )
                 queries[labelled.name] = (hu, box)
+                if swap_partners:
+                    row["swap"] = interior_swap(
+                        grader.crops([hu], [box])[0],
+                        box,
+                        grader.crops([h for h, _ in swap_partners], [b for _, b in swap_partners]),
+                        [b for _, b in swap_partners],
+                        grader,
+                    )
             real[labelled.name] = row
         result["real"] = real
     if queries and args.grader_checkpoint and args.train:
@@ -285,16 +412,35 @@ def main(argv: list[str] | None = None) -> int:
     print("generator canals:", result["generator_canals"])
     for key in ("synthetic_normal", "synthetic_high"):
         print(key, "noise p10/50/90", np.round(result[key]["noise_hu_p10_50_90"], 1))
+        print(
+            "  banding rows / columns p10/50/90",
+            *np.round(result[key]["banding_row_col_hu_p10_50_90"], 1).tolist(),
+        )
         for row in result[key]["density"]:
             print(
                 f"  {row['density_hu']} HU: n {row['n']} mean P(high) {row['mean_p_high']:.3f}"
                 f" above threshold {row['share_above_threshold']:.2f}"
             )
+    for name, change in result.get("perturbed_normals", {}).items():
+        print(
+            f"synthetic normals, {name}: mean P(high) {change['mean_p_high']:.3f}"
+            f" above threshold {change['share_above_threshold']:.3f}"
+        )
+    if real:
+        banding = banding_percentiles([row["banding_row_col_hu"] for row in real.values()])
+        print("real banding rows / columns p10/50/90", *np.round(banding, 1).tolist())
     for name, row in real.items():
         shifted = " ".join(f"{p:.2f}" for p in row.get("p_high_canal_shifted", []))
+        swap = row.get("swap")
+        swapped = (
+            f" swap: real outside {swap['real_surroundings_synthetic_interior']:.2f}"
+            f" real inside {swap['synthetic_surroundings_real_interior']:.2f}"
+            if swap
+            else ""
+        )
         print(
             f"{name[-34:]:34s} P(high) {row['p_high']:.2f} density {row['density_hu']:5.0f} "
-            f"noise {row['noise_hu']:5.1f} {shifted}"
+            f"noise {row['noise_hu']:5.1f} {shifted}{swapped}"
         )
     for name, row in result.get("neighbours", {}).items():
         print(

@@ -135,6 +135,7 @@ def _generate(folder: Path, *, studies: int, seed: int, config: GeneratorConfig,
             "no_disease_fraction": config.no_disease_fraction,
             "render_slices": config.render_slices,
             "max_slices": config.max_slices,
+            "canal_heterogeneity": config.canal_heterogeneity,
         },
         "description": (
             f"{studies} synthetic staging-CT phantoms (C7-L3, Bilsky-graded epidural disease, "
@@ -266,6 +267,11 @@ def main() -> int:
         "generator's default, near the paper's 80/10/10)",
     )
     parser.add_argument("--train-no-disease", type=float, default=0.15)
+    parser.add_argument(
+        "--canal-heterogeneity",
+        action="store_true",
+        help="experiment E22: blotches and streaks in every canal (GeneratorConfig)",
+    )
     parser.add_argument("--matrix", type=int, default=512)
     parser.add_argument("--detector-epochs", type=int)
     parser.add_argument("--grader-epochs", type=int)
@@ -316,8 +322,11 @@ def main() -> int:
         render_slices=spread,
         class_mix=args.train_class_mix,
         no_disease_fraction=args.train_no_disease,
+        canal_heterogeneity=args.canal_heterogeneity,
     )
-    test_config = GeneratorConfig(matrix=args.matrix, render_slices=spread)
+    test_config = GeneratorConfig(
+        matrix=args.matrix, render_slices=spread, canal_heterogeneity=args.canal_heterogeneity
+    )
     _generate(work / "train", studies=args.train_studies, seed=args.seed, config=train_config,
               force=args.force, clock=clock, name="generate training data",
               workers=args.generate_workers)  # fmt: skip

@@ -184,6 +184,12 @@ class PatientParams:
     # (share of cortical HU at the wall, decaying over ``canal_rim_mm``).
     canal_rim: float = 0.0
     canal_rim_mm: float = 1.0
+    # Heterogeneity of everything inside the canal (sac, cord, fat and tumour alike): blotches
+    # and streaks across the canal from partial volume, veins, roots and the bony ring.
+    # Real canals vary about twice as much from row to row and column to column as the
+    # phantoms' (training README, E22). 0 in generator 1.2.
+    canal_mottle_hu: float = 0.0
+    canal_streak_hu: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +315,9 @@ class GeneratorConfig:
     # Render only about this many slices, spread evenly over the whole scan (None: all).
     # Training sets use it to get more patients and lesions for the same rendering time.
     render_slices: int | None = None
+    # Experiment E22: draw ``PatientParams.canal_mottle_hu`` / ``canal_streak_hu`` (from a
+    # stream of their own, so every other parameter of a seed stays as in generator 1.2).
+    canal_heterogeneity: bool = False
 
     def __post_init__(self) -> None:
         if self.matrix < 32:

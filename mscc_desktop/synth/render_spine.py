@@ -457,11 +457,21 @@ def _paint_canal(
         # The canal's brightening (and the renderer's beam hardening) acts on the tumour too.
         value = np.float32(t.canal_tumour + tumour_offset) + canal_boost + np.float32(7.0) * mottle
         canvas.paint(region, tumour, value)
+    patient = ctx.params.patient
+    if patient.canal_mottle_hu > 0 or patient.canal_streak_hu > 0:
+        # One field over all the canal's soft tissue, so it tells no grade from another:
+        # ~5 mm blotches, and bands ~3 mm thick running across the canal (u stretched).
+        blotches = ctx.textures.organ.sample(u, v, 29)
+        bands = ctx.textures.fat.sample(u * np.float32(0.1), v, 31)
+        field = (
+            np.float32(patient.canal_mottle_hu) * blotches
+            + np.float32(patient.canal_streak_hu) * bands
+        )
+        canvas.add(region, field * canvas.alpha(canal_sd))
     if ridge is not None and sec.ridge is not None:
         kind = _RIDGE_HU[sec.ridge.kind]
         hu = {"bone": t.cortical * 0.7, "disc": t.disc + 5.0, "ligament": t.muscle + 12.0}[kind]
         canvas.paint(region, ridge, np.float32(hu))
-    patient = ctx.params.patient
     if patient.canal_rim > 0:
         # The wall of the canal is not vertical through a thick slab: its bone shows as a
         # bright rim that fades toward the centre of the canal.

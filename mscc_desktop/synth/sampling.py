@@ -10,6 +10,7 @@ choosing each peak grade to keep low and high grades in the configured ratio.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -210,6 +211,13 @@ def sample_study(
     tissues = sample_tissues(phase, rng)
     planner = _DiseasePlanner(config, layout, scan, rng)
     epidural, bone, degenerative = planner.plan()
+    if config.canal_heterogeneity:
+        own = np.random.default_rng([seed, 1])
+        patient = replace(
+            patient,
+            canal_mottle_hu=float(own.uniform(5.0, 28.0)),
+            canal_streak_hu=float(own.uniform(0.0, 24.0)),
+        )
     return StudyParams(
         study_id=study_id or f"synth_{seed}",
         seed=seed,

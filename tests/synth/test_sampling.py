@@ -121,3 +121,22 @@ def test_the_canal_brightening_keeps_the_tumour_above_the_sac(many) -> None:
         assert t.cord <= t.canal_tumour - 12.0 and t.epidural_fat <= t.canal_tumour - 12.0
     # Dense normal canals exist in every phase mix, not only where there is no tumour.
     assert max(p.tissues.csf for p in many if p.epidural) > 40.0
+
+
+def test_canal_heterogeneity_changes_nothing_else_of_a_seed() -> None:
+    """The option draws its two amplitudes from a stream of their own: every other parameter of
+    a seed, and so every generator-1.2 study, stays as it was."""
+    import dataclasses
+
+    for index in range(6):
+        seed = study_seed(5, index)
+        plain = sample_study(seed, GeneratorConfig(matrix=512))
+        varied = sample_study(seed, GeneratorConfig(matrix=512, canal_heterogeneity=True))
+        assert plain.patient.canal_mottle_hu == plain.patient.canal_streak_hu == 0.0
+        assert 5.0 <= varied.patient.canal_mottle_hu <= 28.0
+        assert 0.0 <= varied.patient.canal_streak_hu <= 24.0
+        reverted = dataclasses.replace(
+            varied,
+            patient=dataclasses.replace(varied.patient, canal_mottle_hu=0.0, canal_streak_hu=0.0),
+        )
+        assert reverted == plain

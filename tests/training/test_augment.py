@@ -277,6 +277,7 @@ def test_class_conditional_canal_density_shifts_normal_crops_only(
         "ct_shape_soft_bright_normal",
         "ct_shape_soft_canal_noise",
         "ct_shape_soft_flat_normal",
+        "ct_shape_soft_composite",
     ],
 )
 def test_grader_presets_produce_finite_crops_that_vary(preset: str) -> None:

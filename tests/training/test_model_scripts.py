@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 
 from mscc_desktop.synth.output import generate_dataset
@@ -187,8 +188,6 @@ def test_threshold_stability_applies_the_chosen_sensitivity_rule(
 
 
 def test_real_false_positive_measures_recover_known_density_and_noise() -> None:
-    import numpy as np
-
     from mscc_desktop.core.findings import Box
 
     module = _script("real_false_positives")
@@ -203,6 +202,14 @@ def test_real_false_positive_measures_recover_known_density_and_noise() -> None:
     assert module.canal_noise(ramp, box) < 1.0
     noisy = hu + np.random.default_rng(0).normal(0.0, 20.0, hu.shape).astype(np.float32)
     assert module.canal_noise(noisy, box) == pytest.approx(20.0, rel=0.2)
+    # Banding: grain averages out along rows and columns; a horizontal streak pattern stays in
+    # the row means only; a smooth trend is removed.
+    row_band, col_band = module.canal_banding(noisy, box)
+    assert row_band < 8.0 and col_band < 8.0
+    stripes = np.where(hu < 100, 15.0 * np.sign(np.sin(rows * np.pi / 2.0)), 0.0)
+    row_band, col_band = module.canal_banding(hu + stripes.astype(np.float32), box)
+    assert row_band > 10.0 and col_band < 1.0
+    assert max(module.canal_banding(ramp, box)) < 0.5
 
 
 def test_real_false_positives_measures_a_model_on_synthetic_studies(
@@ -228,3 +235,9 @@ def test_real_false_positives_measures_a_model_on_synthetic_studies(
     predictions = collect_predictions(model, find_studies(generated_test_set))
     labelled = (predictions.truth_group >= 0) & ~predictions.degenerative
     assert graded == int(labelled.sum()) > 0  # every graded slice falls in one density bin
+    changes = result["perturbed_normals"]
+    assert set(changes) == {"unchanged", "horizontal_streaks_20_hu", "blotches_15_hu"}
+    for change in changes.values():
+        assert 0.0 <= change["mean_p_high"] <= 1.0 and 0.0 <= change["share_above_threshold"] <= 1
+    banding = np.asarray(result["synthetic_normal"]["banding_row_col_hu_p10_50_90"])
+    assert banding.shape == (2, 3) and np.all(np.diff(banding, axis=1) >= 0)
