@@ -42,7 +42,7 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from mscc_desktop.core.findings import Box  # noqa: E402
 from mscc_desktop.training.augment import (  # noqa: E402
+    canal_ellipse_mask,
     canal_soft_tissue_weight,
     weighted_mean,
 )
@@ -77,10 +78,7 @@ def canal_banding(hu: npt.NDArray[Any], box: Box) -> tuple[float, float]:
     the soft tissue of an ellipse of 0.35 × the box. Scanner grain averages out along a row;
     streaks across the canal and blotches do not."""
     values = np.asarray(hu, np.float32)
-    (cx, cy), rx, ry = box.centre, max(box.width * 0.35, 1.0), max(box.height * 0.35, 1.0)
-    yy, xx = np.mgrid[0 : values.shape[0], 0 : values.shape[1]] + 0.5
-    ellipse = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
-    inside = ellipse & (values > -60) & (values < 160)
+    inside = canal_ellipse_mask(values.shape, box, 0.35) & (values > -60) & (values < 160)
 
     def spread(axis: int) -> float:
         counts = inside.sum(axis=axis)
@@ -109,9 +107,7 @@ def canal_noise(hu: npt.NDArray[Any], box: Box) -> float:
     values = np.asarray(hu, np.float32)
     kernel = np.array([[0, -0.25, 0], [-0.25, 1.0, -0.25], [0, -0.25, 0]], np.float32)
     high_pass = ndimage.convolve(values, kernel, mode="nearest") / np.float32(np.sqrt(1.25))
-    (cx, cy), rx, ry = box.centre, max(box.width * 0.3, 1.0), max(box.height * 0.3, 1.0)
-    yy, xx = np.mgrid[0 : values.shape[0], 0 : values.shape[1]] + 0.5
-    inside = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+    inside = canal_ellipse_mask(values.shape, box, 0.3)
     return float(1.4826 * np.median(np.abs(high_pass[inside])))
 
 
@@ -141,11 +137,25 @@ class Grader:
             std=s.grader_std,
         )
 
-    def p_high(self, slices: Sequence[npt.NDArray[Any]], boxes: Sequence[Box]) -> list[float]:
+    def p_high(
+        self,
+        slices: Sequence[npt.NDArray[Any]],
+        boxes: Sequence[Box],
+        change: Callable[[Any, Box], Any] | None = None,
+        batch: int = 32,
+    ) -> list[float]:
+        """Fused P(high) of each slice's crop, ``batch`` slices at a time, each slice first
+        passed through ``change(hu, box)`` when given (so only a batch is changed at once)."""
         from mscc_desktop.inference.backend import fuse_windows
 
-        fused = fuse_windows(self.backend.grade(self.crops(slices, boxes)))
-        return [float(p) for p in fused[:, 2]]
+        out: list[float] = []
+        for i in range(0, len(slices), batch):
+            part, part_boxes = slices[i : i + batch], boxes[i : i + batch]
+            if change is not None:
+                part = [change(hu, box) for hu, box in zip(part, part_boxes, strict=True)]
+            crops = self.crops(part, part_boxes)
+            out += [float(p) for p in fuse_windows(self.backend.grade(crops))[:, 2]]
+        return out
 
 
 def synthetic_slices(folder: Path, stride: int = 1) -> list[tuple[str, int, Any, Box]]:
@@ -230,15 +240,19 @@ def interior_swap(
     """Mean P(high) of hybrids of one real crop with synthetic normal crops, exchanging
     what lies inside both canals' ellipses (0.85 × each box, in crop coordinates)."""
     from mscc_desktop.inference.backend import fuse_windows
+    from mscc_desktop.inference.preprocess import crop_region
 
     size = int(real_crops.shape[-1])
-    margin = grader.settings.crop_margin
-    yy, xx = np.mgrid[0:size, 0:size] + 0.5
 
     def ellipse(box: Box) -> npt.NDArray[np.bool_]:
-        scale = size / ((1.0 + 2.0 * margin) * max(box.width, box.height))
-        rx, ry = 0.425 * box.width * scale, 0.425 * box.height * scale
-        return np.asarray(((xx - size / 2) / rx) ** 2 + ((yy - size / 2) / ry) ** 2 <= 1.0)
+        """The canal ellipse in crop pixels: ``box`` mapped through the grader's crop."""
+        x0, y0, x1, _ = crop_region(box, margin=grader.settings.crop_margin)
+        scale = size / (x1 - x0)
+        in_crop = Box(
+            (box.x0 - x0) * scale, (box.y0 - y0) * scale,
+            (box.x1 - x0) * scale, (box.y1 - y0) * scale,
+        )  # fmt: skip
+        return canal_ellipse_mask((size, size), in_crop, 0.425)
 
     real_inside = ellipse(real_box)
     outside_real, inside_real = [], []
@@ -267,25 +281,25 @@ def perturbed_normals(
     """P(high) of synthetic normal slices with streaks or blotches added in the canal."""
     rng = np.random.default_rng(0)
 
-    def streaks(hu: Any, box: Box) -> Any:
-        field = ndimage.gaussian_filter(rng.standard_normal(hu.shape).astype(np.float32), (1, 6))
-        return hu + 20.0 * field / field.std() * canal_soft_tissue_weight(hu, box, SOFT_TISSUE_HU)
+    def texture(sigma_px: float | tuple[float, float], hu_sd: float) -> Any:
+        """Smoothed noise of SD ``hu_sd`` added to the canal's soft tissue."""
 
-    def blotches(hu: Any, box: Box) -> Any:
-        field = ndimage.gaussian_filter(rng.standard_normal(hu.shape).astype(np.float32), 3.0)
-        return hu + 15.0 * field / field.std() * canal_soft_tissue_weight(hu, box, SOFT_TISSUE_HU)
+        def change(hu: Any, box: Box) -> Any:
+            noise = rng.standard_normal(hu.shape).astype(np.float32)
+            field = ndimage.gaussian_filter(noise, sigma_px)
+            weight = canal_soft_tissue_weight(hu, box, SOFT_TISSUE_HU)
+            return hu + hu_sd * field / field.std() * weight
+
+        return change
 
     out = {}
+    slices, boxes = [hu for hu, _ in normals], [box for _, box in normals]
     for name, change in (
-        ("unchanged", lambda hu, box: hu),
-        ("horizontal_streaks_20_hu", streaks),
-        ("blotches_15_hu", blotches),
+        ("unchanged", None),
+        ("horizontal_streaks_20_hu", texture((1.0, 6.0), 20.0)),
+        ("blotches_15_hu", texture(3.0, 15.0)),
     ):
-        p: list[float] = []
-        for i in range(0, len(normals), 32):
-            part = normals[i : i + 32]
-            p += grader.p_high([change(hu, box) for hu, box in part], [box for _, box in part])
-        values = np.asarray(p)
+        values = np.asarray(grader.p_high(slices, boxes, change))
         out[name] = {
             "mean_p_high": float(values.mean()),
             "share_above_threshold": float((values >= threshold).mean()),
@@ -339,10 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "generator_canals": uniform_canal_shares(),
     }
     synthetic = synthetic_slices(args.test)
-    p_syn: list[float] = []
-    for i in range(0, len(synthetic), 32):
-        part = synthetic[i : i + 32]
-        p_syn += grader.p_high([r[2] for r in part], [r[3] for r in part])
+    p_syn = grader.p_high([r[2] for r in synthetic], [r[3] for r in synthetic])
     for group, name in ((0, "normal"), (1, "low"), (2, "high")):
         rows = [(r, p) for r, p in zip(synthetic, p_syn, strict=True) if r[1] == group]
         result[f"synthetic_{name}"] = {

@@ -291,14 +291,19 @@ def photometric(hu: F32, aug: PhotometricAugment, rng: np.random.Generator) -> F
     return out
 
 
-def _canal_ellipse(shape: tuple[int, int], box: Box, half_axes: float, edge_px: float) -> F32:
-    """0-1 mask of the ellipse centred on ``box`` with half-axes ``half_axes`` × its sides,
-    its edge softened by a Gaussian of ``edge_px``."""
+def canal_ellipse_mask(shape: tuple[int, int], box: Box, half_axes: float) -> npt.NDArray[np.bool_]:
+    """Pixels (centres) inside the ellipse centred on ``box`` with half-axes ``half_axes`` ×
+    its sides (at least one pixel each)."""
     rows, cols = shape
     (cx, cy) = box.centre
     rx, ry = max(box.width * half_axes, 1.0), max(box.height * half_axes, 1.0)
     yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32) + np.float32(0.5)
-    inside = (((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0).astype(np.float32)
+    return np.asarray(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0)
+
+
+def _canal_ellipse(shape: tuple[int, int], box: Box, half_axes: float, edge_px: float) -> F32:
+    """0-1 mask of :func:`canal_ellipse_mask`, its edge softened by a Gaussian of ``edge_px``."""
+    inside = canal_ellipse_mask(shape, box, half_axes).astype(np.float32)
     return np.asarray(ndimage.gaussian_filter(inside, edge_px, mode="constant"), np.float32)
 
 
