@@ -121,15 +121,18 @@ def test_philips_thorax_is_one_71_slice_volume_4mm_no_gaps(real_data_dir: Path) 
 
 
 def test_sagittal_and_localizer_files_are_never_picked(real_data_dir: Path) -> None:
+    # The whole folder: it gains patients over time, so the test names no winner, only what
+    # may never win or be analysed.
     scan = scan_folder(real_data_dir)
     pick = pick_series(scan.series)
-    assert pick.chosen is not None
-    # The thorax series (plus the two untouched originals of its slices, same Series UID).
-    assert pick.chosen.n_slices == 71
-    assert {p.parent.name for p in pick.chosen.files} <= {"thorax_philips_j2k", "more"}
     never = {"GH1728.dcm", "GH342.dcm"} | {
         p.name for p in (real_data_dir / "chest_abdomen_slices" / "non_axial").iterdir()
     }
+    assert pick.chosen is not None
+    assert pick.chosen.kind == SeriesKind.AXIAL_CT and pick.chosen.analysable
+    assert not never & {p.name for p in pick.chosen.files}
+    analysable = [e for e in scan.series if e.analysable]
+    assert pick.chosen.n_slices == max(e.n_slices for e in analysable)
     for entry in scan.series:
         if never & {p.name for p in entry.files}:
             assert not entry.analysable, entry.reasons
@@ -140,6 +143,22 @@ def test_sagittal_and_localizer_files_are_never_picked(real_data_dir: Path) -> N
             )
     kinds = {p.name: e.kind for e in scan.series for p in e.files}
     assert kinds["GH342.dcm"] == SeriesKind.LOCALIZER
+
+
+def test_thorax_beats_the_sagittal_and_localizer_files_beside_it(
+    real_data_dir: Path, tmp_path: Path
+) -> None:
+    # The original folder pair, linked (never copied) so that new patients cannot change it.
+    (tmp_path / "thorax_philips_j2k").symlink_to(real_data_dir.resolve() / "thorax_philips_j2k")
+    (tmp_path / "robustness").symlink_to(real_data_dir.resolve() / "robustness")
+    (tmp_path / "non_axial").symlink_to(
+        real_data_dir.resolve() / "chest_abdomen_slices" / "non_axial"
+    )
+    pick = pick_series(scan_folder(tmp_path).series)
+    assert pick.chosen is not None
+    # The thorax series (plus the two untouched originals of its slices, same Series UID).
+    assert pick.chosen.n_slices == 71
+    assert {p.parent.name for p in pick.chosen.files} <= {"thorax_philips_j2k", "more"}
 
 
 def test_nothing_crashes_on_the_whole_data_folder(real_data_dir: Path) -> None:
