@@ -256,7 +256,8 @@ def _summary_line(outcome: SeriesOutcome) -> str:
     findings = result.findings
     peak = max((s.p_high for s in findings.slices), default=0.0)
     line = (
-        f"{findings.headline} (peak P(high) {peak:.2f}, {len(findings.lesions)} lesion(s)) "
+        f"{findings.headline} (peak P(high) {peak:.2f}, called high from "
+        f"{result.thresholds.high:.2f}; {len(findings.lesions)} lesion(s)) "
         f"in {result.duration_s:.1f} s"
     )
     return " · ".join([line, *outcome.notes])
@@ -275,6 +276,8 @@ def run(args: argparse.Namespace) -> int:
         f"Model {model.model_id} {model.model_version} on {backend.runtime} · {backend.device}",
         file=err,
     )
+    for text in model.limitations:
+        print(f"model limitation: {text}", file=err)
     if backend.fallback_warning:
         print(f"warning: {backend.fallback_warning}", file=err)
     db = _open_store(args)

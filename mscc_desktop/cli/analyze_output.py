@@ -100,17 +100,35 @@ def sort_worklist(outcomes: Sequence[SeriesOutcome]) -> list[SeriesOutcome]:
     return sorted(outcomes, key=_rank)
 
 
+WORKLIST_LEGEND = (
+    "P(high): the highest probability of high-grade compression on any slice; CUT-OFF: the "
+    "P(high) from which the model calls a slice high grade, set low so that few high-grade "
+    "slices are missed."
+)
+
+
+def _limitations(outcomes: Sequence[SeriesOutcome]) -> list[str]:
+    """The limitation statements of the models that produced these results, once each."""
+    seen: list[str] = []
+    for outcome in outcomes:
+        if outcome.result is not None:
+            seen += [t for t in outcome.result.provenance.limitations if t not in seen]
+    return seen
+
+
 def format_worklist(outcomes: Sequence[SeriesOutcome]) -> str:
-    """The triage worklist as a fixed-width table (one row per analysed series)."""
+    """The triage worklist as a fixed-width table (one row per analysed series), with the
+    high-grade cut-off beside every peak P(high) and the model's limitations above it."""
     header = (
-        f"{'#':>3}  {'FLAG':7} {'P(high)':>7}  {'LESIONS':>7}  {'KEY SLICES':12} "
+        f"{'#':>3}  {'FLAG':7} {'P(high)':>7} {'CUT-OFF':>7}  {'LESIONS':>7}  {'KEY SLICES':12} "
         f"{'PATIENT ID':14} {'NAME':22} {'DATE':10} {'ACCESSION':12} SERIES / NOTES"
     )
     lines = [
         "",
         "Worklist (high-grade first; synthetic-trained model, not for clinical use)",
-        header,
     ]
+    lines += [f"Model limitation: {text}" for text in _limitations(outcomes)]
+    lines += [WORKLIST_LEGEND, header]
     for number, outcome in enumerate(sort_worklist(outcomes), start=1):
         study = outcome.study
         info = outcome.entry.info if outcome.entry is not None else None
@@ -119,6 +137,7 @@ def format_worklist(outcomes: Sequence[SeriesOutcome]) -> str:
         date = study.study_date or (info.study_date if info else "")
         result = outcome.result
         peak = _peak_high(result)
+        cut_off = result.thresholds.high if result is not None else float("nan")
         lesions = keys = ""
         notes = outcome.entry.description if outcome.entry is not None else ""
         if result is not None and result.findings is not None:
@@ -134,7 +153,8 @@ def format_worklist(outcomes: Sequence[SeriesOutcome]) -> str:
         if outcome.error:
             notes += f" - {outcome.error}"
         lines.append(
-            f"{number:>3}  {_flag(outcome):7} {peak if peak >= 0 else float('nan'):7.2f}  "
+            f"{number:>3}  {_flag(outcome):7} {peak if peak >= 0 else float('nan'):7.2f} "
+            f"{cut_off:7.2f}  "
             f"{lesions:>7}  {keys:12} {patient_id[:14]:14} {name[:22]:22} {date[:10]:10} "
             f"{study.accession_number[:12]:12} {notes}"
         )
@@ -185,6 +205,8 @@ def analysis_to_dict(result: AnalysisResult) -> dict[str, Any]:
             "version": prov.model_version,
             "sha256": prov.model_sha256,
             "synthetic_only": prov.synthetic_only,
+            "probability_temperature": prov.probability_temperature,
+            "limitations": list(prov.limitations),
         },
         "backend": {"runtime": prov.backend, "device": prov.device},
         "thresholds": {
@@ -258,6 +280,7 @@ def write_json(path: Path, outcomes: Sequence[SeriesOutcome], *, scan_root: Path
 
 __all__ = [
     "JSON_FORMAT",
+    "WORKLIST_LEGEND",
     "ProgressBar",
     "analysis_to_dict",
     "format_worklist",

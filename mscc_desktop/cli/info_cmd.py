@@ -1,9 +1,10 @@
 """``mscc-desktop info PATH [--json]``: what a folder holds and which series can be analysed.
 
 Prints patients → studies → series with description, slice count, thickness, spacing,
-orientation, transfer syntax, whether each series is analysable (and why, or why not), every
-warning, and the skipped files with the reason. Patient names go to stdout for the user;
-nothing identifying is logged.
+orientation, transfer syntax, reconstruction kernel and its class, whether each series is
+analysable (and why, or why not), why the picked one was picked and the others not (kernel
+class, measured noise where the kernels did not decide), every warning, and the skipped files
+with the reason. Patient names go to stdout for the user; nothing identifying is logged.
 
 Exit codes: 0 at least one analysable series, 2 none, 1 error (e.g. the path is missing).
 """
@@ -77,6 +78,7 @@ def _date(value: str) -> str:
 
 def _series_facts(entry: SeriesEntry) -> dict[str, object]:
     geometry = entry.frames[0].geometry
+    kernel = entry.kernel
     return {
         "key": entry.key,
         "series_number": entry.info.series_number,
@@ -98,6 +100,8 @@ def _series_facts(entry: SeriesEntry) -> dict[str, object]:
         "transfer_syntaxes": [
             {"uid": uid, "name": transfer_syntax_name(uid)} for uid in entry.info.transfer_syntaxes
         ],
+        "convolution_kernel": entry.info.convolution_kernel,
+        "kernel": {"name": kernel.name, "class": kernel.kernel_class.value, "basis": kernel.basis},
         "hu_available": entry.hu_available,
         "analysable": entry.analysable,
         "reasons": list(entry.reasons),
@@ -118,6 +122,7 @@ def to_json(scan: ScanResult, picks: dict[str, SeriesPick]) -> dict[str, object]
                 facts = _series_facts(entry)
                 facts["picked"] = entry is pick.chosen
                 facts["why_not_picked"] = why_not.get(id(entry))
+                facts["noise_hu"] = pick.noise_of(entry)
                 series.append(facts)
             studies.append(
                 {
@@ -156,6 +161,19 @@ def _mm(value: float | None) -> str:
     return f"{value:g} mm" if value else "?"
 
 
+def _kernel_text(entry: SeriesEntry) -> str:
+    kernel = entry.kernel
+    if not kernel.name:
+        return "not recorded"
+    return f"{entry.info.convolution_kernel} ({kernel.kernel_class.label}: {kernel.basis})"
+
+
+def _pick_text(entry: SeriesEntry, pick: SeriesPick) -> str:
+    """The pick reason without the series facts the "analysable:" line already gives."""
+    facts = "; ".join(entry.reasons) + "; "
+    return pick.reason[len(facts) :] if pick.reason.startswith(facts) else pick.reason
+
+
 def _series_text(entry: SeriesEntry, pick: SeriesPick, why_not: str | None) -> list[str]:
     number = entry.info.series_number
     title = f'Series {number if number is not None else "?"} "{entry.description}"'
@@ -173,11 +191,14 @@ def _series_text(entry: SeriesEntry, pick: SeriesPick, why_not: str | None) -> l
         f"{entry.rows}×{entry.columns}, pixel {pixel}, thickness {_mm(entry.slice_thickness_mm)}, "
         f"spacing {_mm(entry.slice_spacing_mm)}",
         f"      transfer syntax: {syntaxes or '?'}",
+        f"      kernel: {_kernel_text(entry)}",
     ]
     if entry.analysable:
         lines.append("      analysable: " + "; ".join(entry.reasons))
     else:
         lines.append("      NOT analysable: " + "; ".join(entry.reasons))
+    if entry is pick.chosen:
+        lines.append(f"      picked: {_pick_text(entry, pick)}")
     if why_not and entry.analysable:
         lines.append(f"      not picked: {why_not}")
     for notice in entry.notices:

@@ -40,6 +40,13 @@ def _as_json(model: InstalledModel) -> dict[str, object]:
         "size_bytes": sum(f.size_bytes for f in m.files),
         "synthetic_only": m.synthetic_only,
         "intended_use": m.intended_use,
+        "thresholds": {
+            "high": m.thresholds.high,
+            "any_mscc": m.thresholds.any_mscc,
+            "canal_score": m.thresholds.canal_score,
+        },
+        "probability_temperature": m.probability_temperature,
+        "limitations": list(m.limitations),
         "evaluation": dict(m.evaluation),
     }
 
@@ -67,6 +74,17 @@ def run(args: argparse.Namespace) -> int:
             )
             if m.synthetic_only:
                 print(f"  {'':28s} {m.intended_use}")
+            calibration = (
+                f"probabilities calibrated (temperature {m.probability_temperature:.2f})"
+                if m.probability_temperature != 1.0
+                else "probabilities not calibrated"
+            )
+            print(
+                f"  {'':28s} calls high grade from P(high) {m.thresholds.high:.2f}, low grade "
+                f"from P(low or high) {m.thresholds.any_mscc:.2f}; {calibration}"
+            )
+            for text in m.limitations:
+                print(f"  {'':28s} limitation: {text}")
     if not models:
         return EXIT_NOTHING
     return EXIT_OK if all(m.ok for m in models) else EXIT_ERROR

@@ -67,6 +67,7 @@ def entry_json(entry: StudyListEntry) -> dict[str, object]:
         "high_grade": entry.high_grade,
         "max_group": None if entry.max_group is None else entry.max_group.value,
         "max_p_high": entry.max_p_high,
+        "max_p_high_cut_off": entry.max_p_high_cut_off,
         "n_lesions": entry.n_lesions,
         "review_status": entry.review_status.value,
         "last_analysed_at": (
@@ -81,7 +82,18 @@ def print_table(entries: list[StudyListEntry], path: Path, out: TextIO) -> None:
     out.write(f"{len(entries)} studies in {path}\n")
     if not entries:
         return
-    header = ("", "Patient", "ID", "Date", "Description", "Status", "Grade", "P(high)", "Review")
+    header = (
+        "",
+        "Patient",
+        "ID",
+        "Date",
+        "Description",
+        "Status",
+        "Grade",
+        "P(high)",
+        "Cut-off",
+        "Review",
+    )
     rows = [header]
     for e in entries:
         rows.append(
@@ -94,6 +106,7 @@ def print_table(entries: list[StudyListEntry], path: Path, out: TextIO) -> None:
                 _STATUS_TEXT.get(e.status.value, e.status.value),
                 "" if e.max_group is None else e.max_group.label,
                 "" if e.max_p_high is None else f"{e.max_p_high:.2f}",
+                "" if e.max_p_high_cut_off is None else f"{e.max_p_high_cut_off:.2f}",
                 _STATUS_TEXT.get(e.review_status.value, e.review_status.value),
             )
         )

@@ -237,7 +237,13 @@ def summarise(slices: Sequence[SliceResult], *, max_gap: int = 1) -> StudyFindin
 
 @dataclass(frozen=True, slots=True)
 class ModelProvenance:
-    """Which model ran, where: stored with every analysis and printed on every report."""
+    """Which model ran, where: stored with every analysis and printed on every report.
+
+    ``probability_temperature`` is the calibration the pipeline applied to the fused
+    probabilities (1.0: none), so stored probabilities and thresholds are on that scale;
+    ``limitations`` are the model card's plain-language limitation statements, shown
+    wherever the model is described. Both are covered by ``model_sha256``.
+    """
 
     model_id: str
     model_version: str
@@ -245,6 +251,13 @@ class ModelProvenance:
     backend: str  # e.g. "onnxruntime 1.31.1" or "torch 2.14.1"
     device: str  # e.g. "CUDA · NVIDIA H100" or "CPU · 2 threads"
     synthetic_only: bool = True  # trained on synthetic phantoms only: not for clinical use
+    probability_temperature: float = 1.0
+    limitations: tuple[str, ...] = ()
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the probabilities were temperature-scaled (a temperature other than 1)."""
+        return self.probability_temperature != 1.0
 
     @property
     def backend_text(self) -> str:

@@ -36,8 +36,18 @@ def about_html(model: ModelInfo | None) -> str:
             f"{html.escape(model.model_id)} {html.escape(model.model_version)}<br>"
             f"sha256 {html.escape(model.model_sha256[:16])}…<br>"
             f"Runs on {html.escape(model.runtime)} · {html.escape(model.device)}<br>"
-            f"High-grade threshold {model.thresholds.high:.2f}</p>"
+            f"Calls a slice high grade from P(high) {model.thresholds.high:.2f}, low grade "
+            f"from P(low or high) {model.thresholds.any_mscc:.2f}<br>"
+            + (
+                "Probabilities calibrated by temperature scaling "
+                f"(T = {model.probability_temperature:.2f})</p>"
+                if model.probability_temperature != 1.0
+                else "Probabilities not calibrated</p>"
+            )
         )
+        if model.limitations:
+            items = "".join(f"<li>{html.escape(text)}</li>" for text in model.limitations)
+            parts.append(f"<p style='color:#E69F00'><b>Model limitations</b></p><ul>{items}</ul>")
         if model.card_summary:
             parts.append(f"<p><b>Model card</b><br>{html.escape(model.card_summary)}</p>")
     parts.append(f"<p>{html.escape(METHOD)}</p>")

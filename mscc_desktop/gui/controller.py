@@ -2,7 +2,7 @@
 
 The controller owns the store connection (GUI thread only), the two task runners and the
 current study; it drives :class:`ViewerState` and tells the window what to show through
-signals. Flow: open → scan (I/O pool) → choose series → load + fingerprint (I/O pool) →
+signals. Flow: open → scan and pick (I/O pool) → choose series → load + fingerprint (I/O pool) →
 register in the store → show stored results of this model at once, or Analyze (inference
 pool) → save → show. Reviews and key images are written straight to the store.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,19 @@ logger = logging.getLogger(__name__)
 SeriesChooserFn = Callable[[ScanResult, SeriesPick], SeriesEntry | None]
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class ScannedFolder:
+    """A scan and its recommended series, both worked out on the I/O pool."""
+
+    scan: ScanResult
+    pick: SeriesPick
+
+
+def with_pick(scan: ScanResult) -> ScannedFolder:
+    """Pick the series in the worker: a tie between reconstructions decodes a slice of each."""
+    return ScannedFolder(scan, pick_series(scan.series))
+
+
 def provenance_of(info: ModelInfo) -> ModelProvenance:
     return ModelProvenance(
         model_id=info.model_id,
@@ -44,6 +58,8 @@ def provenance_of(info: ModelInfo) -> ModelProvenance:
         backend=info.runtime,
         device=info.device,
         synthetic_only=info.synthetic_only,
+        probability_temperature=info.probability_temperature,
+        limitations=info.limitations,
     )
 
 
@@ -86,6 +102,9 @@ class ReadingController(QtCore.QObject):
         self._pending_series: storage.SeriesRecord | None = None  # what the running analysis is of
         self._pending_volume: object = None
         self.model_info: ModelInfo | None = None
+        # The demo is there to show what the app does: it is analysed as soon as it is open
+        # and a model is ready (a reader's own studies wait for Ctrl+R).
+        self._analyse_demo = False
 
         self.loader.succeeded.connect(self._on_loader_result)
         self.loader.failed.connect(lambda e: self.error.emit("Could not open the study", e))
@@ -121,6 +140,7 @@ class ReadingController(QtCore.QObject):
         self._emit_can_analyse()
         if self.loaded is not None and self.state.findings is None:
             self._show_stored()
+        self._maybe_analyse_demo()
 
     def _on_model_failed(self, error: object) -> None:
         message = error.message if isinstance(error, MsccError) else str(error)
@@ -129,19 +149,26 @@ class ReadingController(QtCore.QObject):
 
     # ---- opening ------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> None:
+        self._analyse_demo = False
         folder = Path(path)
         self.status.emit("Scanning the folder…")
         if self.db is not None and folder.exists():
             self._store(storage.add_recent_folder, folder)
-        self.loader.submit(functools.partial(self.services.scan, folder))
+        services = self.services
+
+        def scan_then_pick(*, progress: ProgressFn, cancel: CancelToken) -> ScannedFolder:
+            return with_pick(services.scan(folder, progress=progress, cancel=cancel))
+
+        self.loader.submit(scan_then_pick)
 
     def open_demo(self) -> None:
+        self._analyse_demo = True
         self.status.emit("Preparing the demo study…")
         services = self.services
 
-        def demo_then_scan(*, progress: ProgressFn, cancel: CancelToken) -> ScanResult:
+        def demo_then_scan(*, progress: ProgressFn, cancel: CancelToken) -> ScannedFolder:
             folder = services.demo_study(progress=progress, cancel=cancel)
-            return services.scan(folder, progress=progress, cancel=cancel)
+            return with_pick(services.scan(folder, progress=progress, cancel=cancel))
 
         self.loader.submit(demo_then_scan)
 
@@ -150,12 +177,12 @@ class ReadingController(QtCore.QObject):
         self.loader.submit(functools.partial(self.services.load, entry))
 
     def _on_loader_result(self, result: object) -> None:
-        if isinstance(result, ScanResult):
-            self._on_scanned(result)
+        if isinstance(result, ScannedFolder):
+            self._on_scanned(result.scan, result.pick)
         elif isinstance(result, LoadedSeries):
             self._on_loaded(result)
 
-    def _on_scanned(self, scan: ScanResult) -> None:
+    def _on_scanned(self, scan: ScanResult, pick: SeriesPick) -> None:
         self.studies_changed.emit()  # recent folders changed
         series = scan.series
         if not series:
@@ -165,7 +192,6 @@ class ReadingController(QtCore.QObject):
                 NothingToLoadError(f"{scan.root}: no DICOM image series found{skipped}."),
             )
             return
-        pick = pick_series(series)
         entry = series[0] if len(series) == 1 else self.choose_series(scan, pick)
         if entry is not None:
             self.load_entry(entry)
@@ -198,6 +224,20 @@ class ReadingController(QtCore.QObject):
         self._emit_can_analyse()
         self.series_opened.emit()
         self.status.emit(f"Opened {loaded.volume.n_slices} slices")
+        self._maybe_analyse_demo()
+
+    def _maybe_analyse_demo(self) -> None:
+        """Analyse the just-opened demo once a model is ready, unless this model's stored
+        analysis of it is already shown."""
+        if (
+            self._analyse_demo
+            and self.loaded is not None
+            and self.model_info is not None
+            and self.state.findings is None
+            and self.can_analyse
+        ):
+            self._analyse_demo = False
+            self.analyse()
 
     def _show_stored(self) -> None:
         """Show the newest stored analysis of this series by the current model, if any."""

@@ -1,6 +1,9 @@
 """The findings panel: the study's answer, its lesions (high grade first), review and notices.
 
-A click (or arrow-key move) on a finding jumps the viewer to that finding's key slice.
+A click (or arrow-key move) on a finding jumps the viewer to that finding's key slice. Each
+finding's probability is shown with the cut-off of its call ("0.27 (cut-off 0.08)", the
+sentence-length version in its tooltip); the model's plain-language limitations stand under
+the model line whenever its results are shown.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from mscc_desktop.core.findings import Lesion, ModelProvenance, StudyFindings
 from mscc_desktop.core.grades import GROUP_ORDER, GradeGroup
 from mscc_desktop.core.notices import Notice, Severity
+from mscc_desktop.core.operating_point import cut_off_legend, lesion_operating_point
 from mscc_desktop.gui import theme
 from mscc_desktop.gui.review_editor import ReviewEditor, decision_text
 from mscc_desktop.gui.state import ViewerState
 from mscc_desktop.storage.records import Review
 
 _RANK = {group: rank for rank, group in enumerate(GROUP_ORDER)}
-COLUMNS = ("#", "Grade", "Slices", "z (mm)", "Peak P", "Review", "Level")
+COLUMNS = ("#", "Grade", "Slices", "z (mm)", "P (cut-off)", "Review", "Level")
+P_COLUMN = COLUMNS.index("P (cut-off)")
 _SHORT_GROUP = {GradeGroup.NORMAL: "Normal", GradeGroup.LOW: "Low", GradeGroup.HIGH: "High"}
 NOT_VERIFIED = "AI result, not verified by a radiologist"
 
@@ -31,6 +36,14 @@ def ordered_lesions(findings: StudyFindings) -> list[Lesion]:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def limitations_html(limitations: tuple[str, ...]) -> str:
+    """The model's limitations as the panel shows them (rich text; empty when none)."""
+    if not limitations:
+        return ""
+    items = "".join(f"<br>⚠ {html.escape(text)}" for text in limitations)
+    return f"<span style='color:{theme.WARNING_COLOUR}'><b>Model limitations</b>{items}</span>"
 
 
 def _swatch(colour: str) -> QtGui.QIcon:
@@ -54,6 +67,7 @@ class FindingsPanel(QtWidgets.QWidget):
         self._reviews: dict[int, Review] = {}
         self._editable = False
         self._lesions: list[Lesion] = []
+        self._provenance: ModelProvenance | None = None
 
         self.headline = QtWidgets.QLabel("No analysis")
         self.headline.setObjectName("headline")
@@ -70,6 +84,8 @@ class FindingsPanel(QtWidgets.QWidget):
         self.table.setMinimumHeight(110)
         header = self.table.header()
         header.setStretchLastSection(True)
+        # The level ("T7") needs little room; the P column's cut-off needs more.
+        header.resizeSection(len(COLUMNS) - 1, 48)
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemClicked.connect(self._on_item_activated)
         self.table.currentItemChanged.connect(self._on_current_changed)
@@ -81,6 +97,11 @@ class FindingsPanel(QtWidgets.QWidget):
         self.provenance = QtWidgets.QLabel("")
         self.provenance.setWordWrap(True)
         self.provenance.setStyleSheet("QLabel { color: #9A9A9A; }")
+        self.limitations = QtWidgets.QLabel("")
+        self.limitations.setObjectName("modelLimitations")
+        self.limitations.setWordWrap(True)
+        self.limitations.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.limitations.setVisible(False)
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -91,6 +112,7 @@ class FindingsPanel(QtWidgets.QWidget):
         layout.addWidget(self.notices)
         layout.addStretch(0)
         layout.addWidget(self.provenance)
+        layout.addWidget(self.limitations)
 
         state.findings_changed.connect(self._rebuild)
         state.notices_changed.connect(self._show_notices)
@@ -112,8 +134,14 @@ class FindingsPanel(QtWidgets.QWidget):
         )
 
     def set_provenance(self, provenance: ModelProvenance | None, when: str = "") -> None:
+        """Show which model made the shown analysis, and its limitations right under it."""
+        self._provenance = provenance
+        self._fill_probability_tooltips()
         if provenance is None:
             self.provenance.setText("")
+            self.provenance.setToolTip("")
+            self.limitations.setText("")
+            self.limitations.setVisible(False)
             return
         lines = [
             f"Model {provenance.model_id} {provenance.model_version} · {provenance.backend_text}"
@@ -123,6 +151,17 @@ class FindingsPanel(QtWidgets.QWidget):
         if provenance.synthetic_only:
             lines.append("Not for clinical use: trained on synthetic phantoms only.")
         self.provenance.setText("\n".join(lines))
+        if provenance.calibrated:
+            calibration = (
+                "Probabilities are calibrated on the model's calibration studies "
+                f"(temperature scaling, T = {provenance.probability_temperature:.2f})."
+            )
+        else:
+            calibration = "This model's probabilities are not calibrated."
+        self.provenance.setToolTip(calibration + "\n\n" + cut_off_legend(self.state.thresholds))
+        self.limitations.setText(limitations_html(provenance.limitations))
+        self.limitations.setToolTip("\n".join(provenance.limitations))
+        self.limitations.setVisible(bool(provenance.limitations))
 
     def selected_lesion(self) -> Lesion | None:
         item = self.table.currentItem()
@@ -151,7 +190,7 @@ class FindingsPanel(QtWidgets.QWidget):
                     _SHORT_GROUP[lesion.group],
                     lesion.slice_range_text.removeprefix("slices ").removeprefix("slice "),
                     f"{lesion.z_to_mm:+.0f}…{lesion.z_from_mm:+.0f}",
-                    f"{lesion.peak_probability:.2f}",
+                    self._probability_text(lesion),
                     "",
                     "",
                 ]
@@ -169,10 +208,42 @@ class FindingsPanel(QtWidgets.QWidget):
                 item.setFont(1, font)
             self.table.addTopLevelItem(item)
         self.table.blockSignals(False)
+        self._fill_probability_tooltips()
         self._reviews = {}
         self._fill_review_columns()
         self._update_headline()
         self.editor.set_lesion(None, None, editable=False)
+
+    def _probability_text(self, lesion: Lesion) -> str:
+        findings = self.state.findings
+        point = (
+            None
+            if findings is None
+            else lesion_operating_point(lesion, findings, self.state.thresholds)
+        )
+        return f"{lesion.peak_probability:.2f}" if point is None else point.short_text
+
+    def _fill_probability_tooltips(self) -> None:
+        """The sentence behind each "0.27 (cut-off 0.08)"; it says whether the probability is
+        calibrated, which the model line (set after the findings) tells."""
+        findings = self.state.findings
+        calibrated = self._provenance is not None and self._provenance.calibrated
+        header_item = self.table.headerItem()
+        if header_item is not None:
+            header_item.setToolTip(P_COLUMN, cut_off_legend(self.state.thresholds))
+        for row in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(row)
+            if item is None or findings is None:
+                continue
+            number = item.data(0, QtCore.Qt.ItemDataRole.UserRole)
+            lesion = next((les for les in self._lesions if les.number == number), None)
+            point = (
+                None
+                if lesion is None
+                else lesion_operating_point(lesion, findings, self.state.thresholds)
+            )
+            if point is not None:
+                item.setToolTip(P_COLUMN, point.explanation(calibrated=calibrated))
 
     def _fill_review_columns(self) -> None:
         for row in range(self.table.topLevelItemCount()):

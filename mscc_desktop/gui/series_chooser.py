@@ -7,7 +7,15 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from mscc_desktop.core.dicom.classify import SeriesEntry, SeriesPick
 from mscc_desktop.core.dicom_text import date_text, person_name_text
 
-COLUMNS = ("Series", "Description", "Images", "Slice", "Patient / date", "Analysable?")
+COLUMNS = ("Series", "Description", "Images", "Slice", "Kernel", "Patient / date", "Analysable?")
+WHY_COLUMN = COLUMNS.index("Analysable?")
+KERNEL_COLUMN = COLUMNS.index("Kernel")
+
+
+def _kernel(entry: SeriesEntry) -> str:
+    """E.g. "B40f · soft-tissue"; empty when no kernel is recorded."""
+    kernel = entry.kernel
+    return f"{kernel.name} · {kernel.kernel_class.label}" if kernel.name else ""
 
 
 def _reason(entry: SeriesEntry, pick: SeriesPick) -> str:
@@ -55,14 +63,16 @@ class SeriesChooser(QtWidgets.QDialog):
                     entry.description,
                     str(entry.n_images),
                     "" if thickness is None else f"{thickness:g} mm",
+                    _kernel(entry),
                     who,
                     ("yes — " if entry.analysable else "no — ") + _reason(entry, pick),
                 ]
             )
             item.setData(0, QtCore.Qt.ItemDataRole.UserRole, index)
-            item.setToolTip(5, _reason(entry, pick))
+            item.setToolTip(WHY_COLUMN, _reason(entry, pick))
+            item.setToolTip(KERNEL_COLUMN, entry.kernel.basis)
             colour = "#8FD19E" if entry.analysable else "#E0A080"
-            item.setForeground(5, QtGui.QBrush(QtGui.QColor(colour)))
+            item.setForeground(WHY_COLUMN, QtGui.QBrush(QtGui.QColor(colour)))
             self.table.addTopLevelItem(item)
             if entry is pick.chosen:
                 self.table.setCurrentItem(item)

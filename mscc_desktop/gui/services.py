@@ -36,6 +36,8 @@ class ModelInfo:
     thresholds: Thresholds
     synthetic_only: bool = True
     card_summary: str = ""
+    probability_temperature: float = 1.0
+    limitations: tuple[str, ...] = ()
 
     def thresholds_for(self, high_threshold: float | None) -> Thresholds:
         """The model's thresholds, with a reader's P(high) threshold when one is set."""
@@ -152,6 +154,8 @@ class PipelineAnalyser:
             thresholds=self._model.thresholds,
             synthetic_only=self._model.synthetic_only,
             card_summary=card_summary(manifest),
+            probability_temperature=self._model.probability_temperature,
+            limitations=self._model.limitations,
         )
         report(progress, 1.0, "Model ready")
         return self._info

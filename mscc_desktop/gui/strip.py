@@ -72,13 +72,7 @@ class GradeStrip(pg.PlotWidget):
         self._cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#FFFFFF", width=1.5))
         plot.addItem(self._cursor)
         self._legend = pg.TextItem(anchor=(1, 0))
-        high, low = theme.GROUP_COLOURS[GradeGroup.HIGH], theme.GROUP_COLOURS[GradeGroup.LOW]
-        gap = "&nbsp;&nbsp;"
-        self._legend.setHtml(
-            f"<span style='color:{high}'>━ P(high)</span>{gap}"
-            f"<span style='color:{low}'>━ P(low)</span>{gap}"
-            "<span style='color:#9A9A9A'>┄ threshold</span>"
-        )
+        self._set_legend(None)
         plot.addItem(self._legend, ignoreBounds=True)
 
         self._view_box.slice_picked.connect(self._on_picked)
@@ -88,6 +82,17 @@ class GradeStrip(pg.PlotWidget):
         state.slice_changed.connect(self._on_slice_changed)
         self._on_volume_changed()
         self._on_findings_changed()
+
+    def _set_legend(self, cut_off: float | None) -> None:
+        """The curves' names and, with findings shown, the high-grade cut-off's value."""
+        high, low = theme.GROUP_COLOURS[GradeGroup.HIGH], theme.GROUP_COLOURS[GradeGroup.LOW]
+        gap = "&nbsp;&nbsp;"
+        line = "high-grade cut-off" if cut_off is None else f"high-grade cut-off {cut_off:.2f}"
+        self._legend.setHtml(
+            f"<span style='color:{high}'>━ P(high)</span>{gap}"
+            f"<span style='color:{low}'>━ P(low)</span>{gap}"
+            f"<span style='color:#9A9A9A'>┄ {line}</span>"
+        )
 
     # ---- state → view -------------------------------------------------------------------
     def _on_volume_changed(self) -> None:
@@ -110,6 +115,7 @@ class GradeStrip(pg.PlotWidget):
             self._high.setData([], [])
             self._ai_keys.setData([], [])
             self._threshold.hide()
+            self._set_legend(None)
             self._on_key_images_changed()
             return
         x = np.array([r.index + 1 for r in findings.slices], dtype=float)
@@ -123,6 +129,7 @@ class GradeStrip(pg.PlotWidget):
         self._high.setData(x, p_high, connect="finite")
         self._threshold.setValue(self.state.thresholds.high)
         self._threshold.show()
+        self._set_legend(self.state.thresholds.high)
         spots = []
         for lesion in findings.lesions:
             colour = QtGui.QColor(theme.group_colour(lesion.group))

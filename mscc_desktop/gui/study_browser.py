@@ -33,6 +33,8 @@ _REVIEW_TEXT = {
 def flag_text(entry: StudyListEntry) -> str:
     if entry.high_grade:
         p = f" {entry.max_p_high:.2f}" if entry.max_p_high is not None else ""
+        if p and entry.max_p_high_cut_off is not None:
+            p += f" (cut-off {entry.max_p_high_cut_off:.2f})"
         return f"HIGH{p}"
     if entry.max_group is GradeGroup.LOW:
         return "low"

@@ -20,7 +20,8 @@ import math
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from mscc_desktop.core.findings import SliceResult
+from mscc_desktop.core.findings import SliceResult, Thresholds
+from mscc_desktop.core.operating_point import graded_text
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.core.windows import WindowPreset
 from mscc_desktop.gui import theme
@@ -268,7 +269,7 @@ class SliceViewport(pg.GraphicsView):
         result = self.state.slice_result(self.state.slice_index)
         if self.state.overlays_visible and result is not None:
             colour = theme.group_colour(result.group) if result.box else theme.NOT_FOUND_COLOUR
-            text = result_label(result) if result.box else "canal not found"
+            text = result_label(result, self.state.thresholds) if result.box else "canal not found"
             line = QtCore.QRectF(area.left(), y, area.width(), row_h)
             self._shadowed(painter, line, align, text, False, QtGui.QPen(QtGui.QColor(colour)))
             y += row_h
@@ -296,9 +297,7 @@ class SliceViewport(pg.GraphicsView):
         painter.drawRect(box.adjusted(-2, -2, 2, 2))
 
 
-def result_label(result: SliceResult) -> str:
-    """The slice's grade group and that group's probability, e.g. ``"High grade · P 0.93"``."""
-    group = result.group
-    if group is None or result.probabilities is None:
-        return "not graded"
-    return f"{group.label} · P {result.probabilities[group.position]:.2f}"
+def result_label(result: SliceResult, thresholds: Thresholds) -> str:
+    """The slice's grade and the probability its call rests on, beside the cut-off of that
+    call, e.g. ``"High grade · P(high) 0.27 (cut-off 0.08)"``."""
+    return graded_text(result, thresholds, compact=True)

@@ -12,6 +12,16 @@ with another model's file), or whose model-level checksum does not match. The mo
 checksum (``model_sha256``) is the sha256 of the manifest's canonical JSON without that field,
 so it covers every file checksum *and* every setting (thresholds, normalisation, sizes): it is
 what analyses and reports record as the model's identity.
+
+Calibration and limitations (format version 2): ``probability_temperature`` scales the fused
+probabilities before the thresholds apply (``inference.backend.apply_temperature``; the
+thresholds are on that calibrated scale), and ``limitations`` holds
+short plain-language statements (e.g. a measured real-CT figure that misses its target) that
+the findings panel, the PDF and ``mscc-desktop models`` show. Both are optional: a manifest
+without them (every version-1 manifest) loads with temperature 1.0 and no limitations, and a
+manifest that uses neither is still written as version 1, byte for byte as before. One that
+uses either is written as version 2, which older software refuses rather than apply
+calibrated thresholds to uncalibrated probabilities.
 """
 
 from __future__ import annotations
@@ -31,15 +41,25 @@ from mscc_desktop.core.errors import ModelIntegrityError
 from mscc_desktop.core.findings import ModelProvenance, Thresholds
 from mscc_desktop.core.grades import GROUP_ORDER, BilskyGrade
 from mscc_desktop.core.windows import Window, WindowPreset
+from mscc_desktop.inference.backend import MAX_TEMPERATURE, MIN_TEMPERATURE
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_NAME = "mscc-desktop-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The newest manifest format this software writes (only when a manifest needs it)."""
+READABLE_FORMAT_VERSIONS = (1, 2)
+MAX_LIMITATIONS = 20
+MAX_LIMITATION_CHARS = 400
 INTENDED_USE = (
     "Not for clinical use; trained on synthetic phantoms only. For research, development and "
     "demonstration of the method of Hallinan et al. 2023."
+)
+INTENDED_USE_INSERTED = (
+    "Not for clinical use; trained on synthetic phantoms and on disease-free real CT with "
+    "epidural disease inserted by software (no real patient with epidural disease). For "
+    "research, development and demonstration of the method of Hallinan et al. 2023."
 )
 _HASH_CHUNK = 1 << 20
 
@@ -115,6 +135,9 @@ class ModelManifest:
 
     ``folder`` is set by :func:`load_model_folder` (``None`` for a manifest not yet written).
     ``architecture`` and ``evaluation`` are free-form JSON objects (configs, metrics).
+    ``probability_temperature`` is the calibration applied to the fused probabilities before
+    ``thresholds`` (1.0: none); ``limitations`` are short plain-language statements shown to
+    readers wherever the model is described (see the module docstring).
     """
 
     model_id: str
@@ -133,6 +156,8 @@ class ModelManifest:
     grade_mapping: Mapping[str, str] = field(
         default_factory=lambda: {g.value: g.group.value for g in BilskyGrade}
     )
+    probability_temperature: float = 1.0
+    limitations: tuple[str, ...] = ()
     files: tuple[FileEntry, ...] = ()
     model_sha256: str = ""
     folder: Path | None = None
@@ -186,13 +211,29 @@ class ModelManifest:
             backend=backend,
             device=device,
             synthetic_only=self.synthetic_only,
+            probability_temperature=self.probability_temperature,
+            limitations=self.limitations,
         )
 
+    @property
+    def format_version(self) -> int:
+        """1 unless the manifest carries a calibration temperature or limitations (then 2)."""
+        return FORMAT_VERSION if self.probability_temperature != 1.0 or self.limitations else 1
+
     def to_dict(self) -> JsonDict:
-        """The JSON object written to ``manifest.json`` (``folder`` is not stored)."""
+        """The JSON object written to ``manifest.json`` (``folder`` is not stored).
+
+        ``probability_temperature`` and ``limitations`` appear only when they differ from
+        their defaults, so a manifest without them is the same, byte for byte, as before.
+        """
+        calibration: JsonDict = {}
+        if self.probability_temperature != 1.0:
+            calibration["probability_temperature"] = self.probability_temperature
+        if self.limitations:
+            calibration["limitations"] = list(self.limitations)
         return {
             "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
+            "format_version": self.format_version,
             "id": self.model_id,
             "version": self.version,
             "created": self.created,
@@ -229,6 +270,7 @@ class ModelManifest:
                 "any_mscc": self.thresholds.any_mscc,
                 "canal_score": self.thresholds.canal_score,
             },
+            **calibration,
             "training_data": {
                 "synthetic": self.training_data.synthetic,
                 "description": self.training_data.description,
@@ -311,6 +353,14 @@ class _Reader:
             raise self.fail(f"'{key}' must hold numbers only")
         return tuple(float(v) for v in value)
 
+    def texts(self, data: Mapping[str, Any], key: str, *, most: int, chars: int) -> tuple[str, ...]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or len(value) > most:
+            raise self.fail(f"'{key}' must be a list of at most {most} strings")
+        if any(not isinstance(v, str) or not v.strip() or len(v) > chars for v in value):
+            raise self.fail(f"'{key}' must hold non-empty strings of at most {chars} characters")
+        return tuple(v.strip() for v in value)
+
     def file_name(self, data: Mapping[str, Any], key: str, *, optional: bool = False) -> str | None:
         value = data.get(key)
         if value is None and optional:
@@ -325,10 +375,11 @@ def manifest_from_dict(data: Mapping[str, Any], *, where: str = MANIFEST_NAME) -
     r = _Reader(where)
     if data.get("format") != FORMAT_NAME:
         raise r.fail(f"'format' must be {FORMAT_NAME!r}")
-    if data.get("format_version") != FORMAT_VERSION:
+    version = data.get("format_version")
+    if isinstance(version, bool) or version not in READABLE_FORMAT_VERSIONS:
         raise r.fail(
-            f"format version {data.get('format_version')!r} is not supported (this version of "
-            f"mscc-desktop reads version {FORMAT_VERSION})"
+            f"format version {version!r} is not supported (this version of mscc-desktop reads "
+            f"versions {', '.join(str(v) for v in READABLE_FORMAT_VERSIONS)})"
         )
     raw_windows = data.get("windows")
     if not isinstance(raw_windows, list) or not raw_windows:
@@ -407,6 +458,15 @@ def manifest_from_dict(data: Mapping[str, Any], *, where: str = MANIFEST_NAME) -
         if needed is not None and needed not in listed:
             raise r.fail(f"{needed} is used but has no checksum in 'files'")
     mapping = r.obj(data, "grade_mapping")
+    temperature = 1.0
+    if "probability_temperature" in data:
+        temperature = r.number(
+            data, "probability_temperature", lo=MIN_TEMPERATURE, hi=MAX_TEMPERATURE
+        )
+    limitations = r.texts(data, "limitations", most=MAX_LIMITATIONS, chars=MAX_LIMITATION_CHARS)
+    if version == 1 and (temperature != 1.0 or limitations):
+        # A version-1 reader would ignore them: a file that needs them must say version 2.
+        raise r.fail("'probability_temperature' and 'limitations' need format version 2")
     return ModelManifest(
         model_id=r.text(data, "id"),
         version=r.text(data, "version"),
@@ -422,6 +482,8 @@ def manifest_from_dict(data: Mapping[str, Any], *, where: str = MANIFEST_NAME) -
         intended_use=r.text(data, "intended_use"),
         synthetic_only=bool(data.get("synthetic_only", True)),
         grade_mapping={str(k): str(v) for k, v in mapping.items()},
+        probability_temperature=temperature,
+        limitations=limitations,
         files=tuple(files),
         model_sha256=r.text(data, "model_sha256"),
     )
@@ -538,15 +600,34 @@ def update_model_folder(
     evaluation: Mapping[str, Any] | None = None,
     thresholds: Thresholds | None = None,
     description: str | None = None,
+    probability_temperature: float | None = None,
+    limitations: Sequence[str] | None = None,
 ) -> ModelManifest:
-    """Verify a model folder, change its evaluation results, thresholds or description, and
-    re-write the manifest (new model checksum). Used after evaluating an exported model."""
+    """Verify a model folder, change its evaluation results, thresholds, description,
+    calibration temperature or limitations, and re-write the manifest (new model checksum).
+    Used after evaluating an exported model.
+
+    Thresholds apply to the probabilities *after* the temperature: choose them on
+    calibration predictions scaled by the same temperature
+    (:func:`~mscc_desktop.inference.backend.apply_temperature`), and set both together.
+    ``limitations=[]`` removes every limitation; ``None`` keeps what is there.
+    """
     current = load_model_folder(folder)
     changed = replace(
         current,
         evaluation=dict(evaluation) if evaluation is not None else current.evaluation,
         thresholds=thresholds if thresholds is not None else current.thresholds,
         description=description if description is not None else current.description,
+        probability_temperature=(
+            float(probability_temperature)
+            if probability_temperature is not None
+            else current.probability_temperature
+        ),
+        limitations=(
+            tuple(str(text).strip() for text in limitations)
+            if limitations is not None
+            else current.limitations
+        ),
     )
     return write_model_folder(changed, folder, file_names=[f.name for f in current.files])
 
@@ -607,6 +688,7 @@ __all__ = [
     "FORMAT_VERSION",
     "INTENDED_USE",
     "MANIFEST_NAME",
+    "READABLE_FORMAT_VERSIONS",
     "DetectorSpec",
     "FileEntry",
     "GraderSpec",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mscc_desktop.core.findings import Thresholds
 from mscc_desktop.core.windows import PAPER_WINDOWS, WINDOW_ORDER, Window, WindowPreset
+from mscc_desktop.inference.backend import MAX_TEMPERATURE, MIN_TEMPERATURE
 from mscc_desktop.inference.manifest import ModelManifest
 
 
@@ -32,7 +33,13 @@ class ModelSettings:
     presets, windows
         The model's windows, in channel order: names (recorded as ``windows_used``) and W/L.
     thresholds
-        The model's decision thresholds (an analysis may override them).
+        The model's decision thresholds (an analysis may override them), on the scale of the
+        probabilities after ``probability_temperature``.
+    probability_temperature
+        Temperature scaling applied to the fused probabilities before the thresholds, in
+        exactly one place (``pipeline._infer``); 1.0 changes nothing.
+    limitations
+        The model card's plain-language limitation statements (recorded with every analysis).
     synthetic_only
         Trained on synthetic phantoms only (shown on every result and report).
     folder, detector_onnx, grader_onnx, detector_torch, grader_torch, detector_onnx_int8
@@ -51,6 +58,8 @@ class ModelSettings:
     presets: tuple[WindowPreset, ...] = WINDOW_ORDER
     windows: tuple[Window, ...] = tuple(PAPER_WINDOWS.values())
     thresholds: Thresholds = field(default_factory=Thresholds)
+    probability_temperature: float = 1.0
+    limitations: tuple[str, ...] = ()
     synthetic_only: bool = True
     folder: Path | None = None
     detector_onnx: Path | None = None
@@ -65,6 +74,11 @@ class ModelSettings:
             raise ValueError("model windows, means and stds must have one entry per window")
         if self.detector_size < 16 or self.grader_size < 8 or self.crop_margin < 0:
             raise ValueError("model input sizes or crop margin out of range")
+        if not MIN_TEMPERATURE <= self.probability_temperature <= MAX_TEMPERATURE:
+            raise ValueError(
+                f"probability temperature {self.probability_temperature} is outside "
+                f"[{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}]"
+            )
 
     @classmethod
     def from_manifest(cls, manifest: ModelManifest) -> ModelSettings:
@@ -81,6 +95,8 @@ class ModelSettings:
             presets=manifest.presets,
             windows=manifest.window_objects,
             thresholds=manifest.thresholds,
+            probability_temperature=manifest.probability_temperature,
+            limitations=manifest.limitations,
             synthetic_only=manifest.synthetic_only,
             folder=manifest.folder,
             detector_onnx=manifest.detector_path,

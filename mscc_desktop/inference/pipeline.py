@@ -39,7 +39,12 @@ from mscc_desktop.core.notices import Notice, NoticeCode
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.core.windows import WindowPreset
-from mscc_desktop.inference.backend import FloatArray, InferenceBackend, fuse_windows
+from mscc_desktop.inference.backend import (
+    FloatArray,
+    InferenceBackend,
+    apply_temperature,
+    fuse_windows,
+)
 from mscc_desktop.inference.checks import check_volume, refusal_notices
 from mscc_desktop.inference.manifest import ModelManifest
 from mscc_desktop.inference.model_settings import ModelSettings, model_settings
@@ -233,7 +238,9 @@ def _infer(
         )
         per_window = backend.grade(crops)
         _check_outputs("grade", per_window, (len(found), len(model.presets), 3))
-        fused = fuse_windows(per_window, mask)
+        # The one place calibration happens: everything after this (the thresholds, the
+        # store, every view and report) sees the calibrated probabilities.
+        fused = apply_temperature(fuse_windows(per_window, mask), model.probability_temperature)
         if not np.all(np.isfinite(fused)):
             # classify() would call a NaN slice "normal": never let a broken run look clean.
             raise BackendUnavailableError(
@@ -276,6 +283,8 @@ def provenance(backend: InferenceBackend, model: ModelManifest | ModelSettings) 
         backend=backend.runtime,
         device=backend.device,
         synthetic_only=model.synthetic_only,
+        probability_temperature=model.probability_temperature,
+        limitations=model.limitations,
     )
 
 
@@ -321,9 +330,10 @@ def analyse_volume(
         :func:`~mscc_desktop.inference.backends.create_backend`).
     model
         The verified model (its manifest) or its settings: sizes, normalisation, windows,
-        thresholds, identity.
+        probability temperature, thresholds, identity.
     thresholds
-        Decision thresholds; the model's when ``None``.
+        Decision thresholds on the calibrated probabilities (after the model's
+        ``probability_temperature``); the model's when ``None``.
     batch_size
         Slices per detector call (memory: about ``batch_size`` × 3 × D² × 4 bytes); by
         default :func:`default_batch_size` for the backend.

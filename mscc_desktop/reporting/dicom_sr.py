@@ -86,6 +86,8 @@ def _algorithm(inputs: ReportInputs) -> hd.sr.AlgorithmIdentification:
             f"backend={prov.backend_text}",
             f"software=mscc-desktop {inputs.software_version}",
             f"threshold_high={inputs.result.thresholds.high:.3f}",
+            f"threshold_any_mscc={inputs.result.thresholds.any_mscc:.3f}",
+            f"probability_temperature={prov.probability_temperature:.4g}",
         ],
         manufacturer=MANUFACTURER,
     )

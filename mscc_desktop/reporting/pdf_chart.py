@@ -191,7 +191,7 @@ def strip_chart(
     legend_y = 5.0
     x = LEFT + plot_w
     for text, colour, dash in (
-        (f"high-grade threshold {thresholds.high:.2f}", "#777777", [1, 2]),
+        (f"high-grade cut-off {thresholds.high:.2f}", "#777777", [1, 2]),
         ("P(low)", OKABE_ITO_ORANGE, [3, 2]),
         ("P(high)", OKABE_ITO_VERMILLION, None),
     ):

@@ -95,7 +95,7 @@ def _chip_label(view: KeyView) -> str:
     group = view.group or GradeGroup.NORMAL
     if view.ai_group is not None and view.group is not view.ai_group:
         return f"{group.value.upper()} (reader)"
-    return f"{group.value.upper()} {view.probability:.2f}"
+    return f"{group.value.upper()} {view.shown_probability:.2f}"
 
 
 class KeyImageRow(Flowable):  # type: ignore[misc]  # reportlab is untyped

@@ -67,7 +67,7 @@ def _story(
         Spacer(1, 4),
         result_box(inputs, content, st, width),
     ]
-    story += findings_table(content, st, width)
+    story += findings_table(content, st, width, inputs.result.thresholds)
     chart = strip_chart(
         inputs.findings.slices,
         inputs.volume.n_slices,

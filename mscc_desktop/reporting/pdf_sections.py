@@ -9,7 +9,9 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
+from mscc_desktop.core.findings import ModelProvenance, Thresholds
 from mscc_desktop.core.notices import Severity
+from mscc_desktop.core.operating_point import cut_off_legend
 from mscc_desktop.core.windows import PAPER_WINDOWS
 from mscc_desktop.reporting.deid import DEID_METHOD_TEXT, ExportIdentity
 from mscc_desktop.reporting.fonts import BOLD, font_files, missing_glyphs
@@ -191,9 +193,12 @@ def result_box(inputs: ReportInputs, content: ReportContent, st: Styles, width: 
     return box
 
 
-def findings_table(content: ReportContent, st: Styles, width: float) -> list[Flowable]:
-    """One row per finding, head to feet: level, grade, probability, decision, comment."""
-    head = ["#", "Level / position", "AI grade", "Peak P", "Slices", "Reader decision", "Comment"]
+def findings_table(
+    content: ReportContent, st: Styles, width: float, thresholds: Thresholds | None = None
+) -> list[Flowable]:
+    """One row per finding, head to feet: level, grade, probability with the cut-off of its
+    call, decision, comment; a legend under the table says what P and the cut-off are."""
+    head = ["#", "Level / position", "AI grade", "P", "Slices", "Reader decision", "Comment"]
     rows: list[list[object]] = [[_p(h, st["head"]) for h in head]]
     style: list[tuple[object, ...]] = [
         ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
@@ -208,12 +213,17 @@ def findings_table(content: ReportContent, st: Styles, width: float) -> list[Flo
         level = f"<b>{escape(row.level)}</b> · " if row.level else ""
         where = f"{level}{escape(lesion.slice_range_text)}<br/>{escape(lesion.z_range_text)}"
         grade = f'{row.ai_group.label}<br/><font size="7">{GROUP_BILSKY[row.ai_group]}</font>'
+        probability = f"{row.lesion.peak_probability:.2f}"
+        if row.point is not None:
+            probability = (
+                f'{row.point.value:.2f}<br/><font size="7">cut-off {row.point.cut_off:.2f}</font>'
+            )
         rows.append(
             [
                 _p(str(lesion.number), st["cell"]),
                 Paragraph(where, st["cell"]),
                 Paragraph(grade, st["cell"]),
-                _p(f"{lesion.peak_probability:.2f}", st["cell"]),
+                Paragraph(probability, st["cell"]),
                 _p(str(lesion.n_abnormal_slices), st["cell"]),
                 _p(row.decision + (f" ({row.reviewer})" if row.reviewer else ""), st["cell"]),
                 _p(row.comment, st["cell"]),
@@ -239,11 +249,33 @@ def findings_table(content: ReportContent, st: Styles, width: float) -> list[Flo
             ]
         )
         style.append(("SPAN", (1, 1), (-1, 1)))
-    widths = [7 * mm, 42 * mm, 24 * mm, 13 * mm, 12 * mm, 38 * mm]
+    widths = [7 * mm, 40 * mm, 24 * mm, 15 * mm, 12 * mm, 38 * mm]
     widths.append(width - sum(widths))
     table = Table(rows, colWidths=widths, repeatRows=1)
     table.setStyle(TableStyle(style))
-    return [_p("Findings", st["h2"]), table]
+    out: list[Flowable] = [_p("Findings", st["h2"]), table]
+    if content.rows:
+        out += [Spacer(1, 1 * mm), _p(cut_off_legend(thresholds), st["small"])]
+    return out
+
+
+def thresholds_text(th: Thresholds) -> str:
+    """The operating point in words: from which probability each call is made."""
+    return (
+        f"called high grade from P(high) {th.high:.2f}; low grade from P(low or high) "
+        f"{th.any_mscc:.2f}; canal found from a detection score of {th.canal_score:.2f}"
+    )
+
+
+def calibration_text(prov: ModelProvenance) -> str:
+    """Whether the shown probabilities are calibrated, in words."""
+    if prov.calibrated:
+        return (
+            "calibrated on the model's calibration studies by temperature scaling "
+            f"(T = {prov.probability_temperature:.2f}); the cut-offs apply to the calibrated "
+            "probabilities"
+        )
+    return "not calibrated: the model's raw probabilities (average of the three windows)"
 
 
 def method_section(
@@ -260,31 +292,29 @@ def method_section(
         ("Model SHA-256", prov.model_sha256),
         ("Backend and device", prov.backend_text),
         ("Software", f"mscc-desktop {inputs.software_version}"),
-        (
-            "Thresholds",
-            f"high grade: P(high) ≥ {th.high:.2f}; low grade: P(low) + P(high) ≥ "
-            f"{th.any_mscc:.2f}; canal found: score ≥ {th.canal_score:.2f}",
-        ),
+        ("Cut-offs", thresholds_text(th)),
+        ("Probabilities", calibration_text(prov)),
     ]
     if not identity.deidentified:
         rows.append(
             ("Analysis time", f"{local_time(result.started_at)}, {result.duration_s:.1f} s")
         )
     rows.append(("Report font", font_files().name))
-    table = Table(
-        [[_p(k, st["label"]), _p(v, st["cell"])] for k, v in rows],
-        colWidths=[34 * mm, width - 34 * mm],
-    )
-    table.setStyle(
-        TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
-            ]
-        )
-    )
+    cells: list[list[object]] = [[_p(k, st["label"]), _p(v, st["cell"])] for k, v in rows]
+    if prov.limitations:
+        # Right under the model's identity: what the model card says it gets wrong.
+        listed = "<br/>".join(f"• {escape(text)}" for text in prov.limitations)
+        cells.insert(2, [_p("Model limitations", st["label"]), Paragraph(listed, st["cell"])])
+    table = Table(cells, colWidths=[34 * mm, width - 34 * mm])
+    table_style: list[tuple[object, ...]] = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
+    ]
+    if prov.limitations:
+        table_style.append(("BACKGROUND", (0, 2), (-1, 2), colors.HexColor("#FFF8F0")))
+    table.setStyle(TableStyle(table_style))
     how = (
         "Every axial slice is shown to the model in the three CT windows above. A detector "
         "finds the spinal canal; a grader (combined window learning, probabilities averaged "

@@ -99,7 +99,7 @@ def panel_image(volume: Volume, view: KeyView, preset: WindowPreset) -> Image.Im
         draw.rectangle((x0 - pad, y0 - pad, x1 + pad, y1 + pad), outline=colour, width=width)
         # The label goes in the bottom-left corner, above the slice position, not next to
         # the box: it must not hide the epidural space it grades (the colours link them).
-        label = view.grade_text
+        label = view.compact_grade_text
         left, top, right, bottom = draw.textbbox((0, 0), label, font=bold)
         chip_w, chip_h = right - left + 2 * margin, bottom - top + margin
         cx = margin

@@ -6,6 +6,8 @@ Pure functions of :class:`~mscc_desktop.reporting.inputs.ReportInputs`. Rules:
   rejected findings drop out, regraded ones count with the reader's grade.
 * **Key images** are the key slice of every finding the reader did not reject, plus every
   slice the reader marked; ordered high grade first, then by probability.
+* Every probability shown carries the cut-off of its call (its operating point, see
+  :mod:`mscc_desktop.core.operating_point`), from the thresholds the analysis used.
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ from dataclasses import dataclass
 
 from mscc_desktop.core.findings import Lesion, SliceResult
 from mscc_desktop.core.grades import GROUP_ORDER, GradeGroup
+from mscc_desktop.core.operating_point import (
+    OperatingPoint,
+    lesion_operating_point,
+    operating_point,
+    slice_operating_point,
+)
 from mscc_desktop.reporting.deid import ExportIdentity
 from mscc_desktop.reporting.inputs import ReportInputs
 from mscc_desktop.reporting.palette import GROUP_HEADLINES, UNVERIFIED_TEXT
@@ -34,6 +42,7 @@ class FindingRow:
     decision: str  # "Accepted", "Rejected", "Regraded to low grade", "Not reviewed"
     comment: str
     reviewer: str
+    point: OperatingPoint | None = None  # the AI call's probability and cut-off
 
     @property
     def where(self) -> str:
@@ -68,16 +77,40 @@ class KeyView:
     lesion_number: int | None
     level: str
     reader_marked: bool
+    point: OperatingPoint | None = None  # the AI call's probability and its cut-off
 
     @property
-    def grade_text(self) -> str:
+    def shown_probability(self) -> float:
+        """The number shown with the grade: the one compared with the call's cut-off."""
+        return self.point.value if self.point is not None else self.probability
+
+    def _text(self, *, compact: bool) -> str:
         if self.result is None or not self.result.canal_found:
             return "Canal not found"
         ai = self.ai_group or GradeGroup.NORMAL
-        text = f"{ai.label} · P({ai.value}) {self.probability:.2f}"
+        point = self.point
         if self.group is not None and self.group is not ai:
-            text = f"Reader: {self.group.label} (AI {ai.label.lower()} {self.probability:.2f})"
-        return text
+            ai_part = f"AI {ai.label.lower()} {self.shown_probability:.2f}"
+            if point is not None and not compact:
+                ai_part = (
+                    f"AI {ai.label.lower()}, {point.measure} {point.value:.2f}, "
+                    f"cut-off {point.cut_off:.2f}"
+                )
+            return f"Reader: {self.group.label} ({ai_part})"
+        if point is None:
+            return f"{ai.label} · P({ai.value}) {self.probability:.2f}"
+        return f"{ai.label} · {point.short_text if compact else point.text}"
+
+    @property
+    def grade_text(self) -> str:
+        """``"High grade · P(high) 0.27 (called high from 0.08)"`` (captions, headers)."""
+        return self._text(compact=False)
+
+    @property
+    def compact_grade_text(self) -> str:
+        """``"High grade · 0.27 (cut-off 0.08)"``: the label burned into a key-image panel,
+        under a header line that carries :attr:`grade_text` in full."""
+        return self._text(compact=True)
 
 
 def _decision_text(review: Review | None) -> str:
@@ -102,6 +135,7 @@ def _final_group(lesion: Lesion, review: Review | None) -> GradeGroup | None:
 def finding_rows(inputs: ReportInputs, identity: ExportIdentity) -> list[FindingRow]:
     """The findings table, in head-to-feet order."""
     rows: list[FindingRow] = []
+    thresholds = inputs.result.thresholds
     for lesion in inputs.findings.lesions:
         review = inputs.reviews.get(lesion.number)
         rows.append(
@@ -114,6 +148,7 @@ def finding_rows(inputs: ReportInputs, identity: ExportIdentity) -> list[Finding
                 decision=_decision_text(review),
                 comment=identity.comment(review.comment) if review else "",
                 reviewer=identity.reader(review.user) if review and review.decision else "",
+                point=lesion_operating_point(lesion, inputs.findings, thresholds),
             )
         )
     return rows
@@ -177,6 +212,7 @@ def _slice_probability(result: SliceResult | None, group: GradeGroup | None) -> 
 def key_views(inputs: ReportInputs, rows: list[FindingRow]) -> list[KeyView]:
     """Key images, high grade first (see the module docstring)."""
     by_index = {s.index: s for s in inputs.findings.slices}
+    thresholds = inputs.result.thresholds
     views: dict[int, KeyView] = {}
     for row in rows:
         if row.final_group is None:  # rejected by the reader: not a key image
@@ -192,6 +228,11 @@ def key_views(inputs: ReportInputs, rows: list[FindingRow]) -> list[KeyView]:
             lesion_number=row.lesion.number,
             level=row.level,
             reader_marked=index in inputs.reader_key_slices,
+            point=(
+                operating_point(result.probabilities, row.ai_group, thresholds)
+                if result is not None and result.probabilities is not None
+                else None
+            ),
         )
     for index in inputs.reader_key_slices:
         if index in views:
@@ -210,6 +251,7 @@ def key_views(inputs: ReportInputs, rows: list[FindingRow]) -> list[KeyView]:
             lesion_number=owner.lesion.number if owner else None,
             level=owner.level if owner else "",
             reader_marked=True,
+            point=None if result is None else slice_operating_point(result, thresholds),
         )
 
     def order(view: KeyView) -> tuple[int, float, int]:

@@ -13,6 +13,7 @@ Reading analyses back is in :mod:`.results`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import datetime
@@ -267,6 +268,8 @@ def _provenance_columns(provenance: ModelProvenance, thresholds: Thresholds) -> 
         "backend": provenance.backend,
         "device": provenance.device,
         "synthetic_only": int(provenance.synthetic_only),
+        "probability_temperature": float(provenance.probability_temperature),
+        "model_limitations": json.dumps(list(provenance.limitations)),
         "threshold_high": float(thresholds.high),
         "threshold_any_mscc": float(thresholds.any_mscc),
         "threshold_canal_score": float(thresholds.canal_score),

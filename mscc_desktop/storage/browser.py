@@ -48,7 +48,8 @@ def list_studies(db: Database) -> list[StudyListEntry]:
     latest_complete: dict[int, dict[str, Any]] = {}
     for row in db.query(
         "SELECT id, series_ref, status, stale_at, high_grade, max_group, max_p_high, n_lesions,"
-        " finished_at, owner_host, owner_pid, owner_token FROM analyses ORDER BY id"
+        " threshold_high, finished_at, owner_host, owner_pid, owner_token FROM analyses"
+        " ORDER BY id"
     ):
         series_id = int(row["series_ref"])
         if row["status"] == AnalysisStatus.RUNNING.value and not owner_alive(
@@ -65,6 +66,7 @@ def list_studies(db: Database) -> list[StudyListEntry]:
         series_rows = series_by_study.get(int(study["id"]), [])
         flags = [latest_complete[s["id"]] for s in series_rows if s["id"] in latest_complete]
         groups = [GradeGroup(f["max_group"]) for f in flags if f["max_group"]]
+        peak = max(flags, key=lambda f: float(f["max_p_high"] or 0.0), default=None)
         finished = [
             parse_time(latest_any[s["id"]]["finished_at"])
             for s in series_rows
@@ -92,6 +94,7 @@ def list_studies(db: Database) -> list[StudyListEntry]:
                 review_status=ReviewStatus(study["review_status"]),
                 last_analysed_at=max(finished, key=lambda t: t.timestamp(), default=None),
                 source_paths=tuple(Path(s["source_path"]) for s in series_rows),
+                max_p_high_cut_off=None if peak is None else float(peak["threshold_high"]),
             )
         )
     # Newest first, then (stable) flagged first by descending P(high).

@@ -188,7 +188,9 @@ class StudyListEntry:
     """One line of the study browser. Holds patient data: show it, never log it.
 
     ``high_grade`` and ``max_p_high`` come from the latest complete, non-stale analysis of each
-    series (the model's per-study flag); ``review_status`` is the reader's sign-off.
+    series (the model's per-study flag); ``max_p_high_cut_off`` is the P(high) from which that
+    analysis called a slice high grade (shown beside ``max_p_high``); ``review_status`` is the
+    reader's sign-off.
     """
 
     study_id: int
@@ -209,6 +211,7 @@ class StudyListEntry:
     review_status: ReviewStatus
     last_analysed_at: datetime | None
     source_paths: tuple[Path, ...]
+    max_p_high_cut_off: float | None = None
 
     @property
     def reviewed(self) -> bool:

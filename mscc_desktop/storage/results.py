@@ -9,6 +9,7 @@ Re-opening an analysed series shows its stored results without inference::
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlite_utils import Database
@@ -116,6 +117,8 @@ def load_analysis(db: Database, analysis_id: int) -> StoredAnalysis:
             backend=row["backend"],
             device=row["device"],
             synthetic_only=bool(row["synthetic_only"]),
+            probability_temperature=float(row["probability_temperature"]),
+            limitations=tuple(str(text) for text in json.loads(row["model_limitations"])),
         ),
         thresholds=thresholds_from_row(row),
         notices=notices_from_json(row["notices"]),

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 MIGRATION_SET = "mscc"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The ``user_version`` this software writes; a store with a higher one is refused."""
 
 MIGRATIONS = Migrations(MIGRATION_SET)
@@ -238,5 +238,22 @@ def _initial(db: Database) -> None:
     db.execute("PRAGMA user_version = 1")
 
 
-MIGRATION_NAMES: tuple[str, ...] = ("0001_initial",)
+# What the model card says about the probabilities an analysis stored: the temperature the
+# pipeline scaled them with (1.0: none, as for every analysis made before this column) and
+# the model's plain-language limitations (a JSON list), shown on every later report.
+# Statement by statement: executescript() would first commit the caller's transaction.
+_MODEL_CALIBRATION = (
+    "ALTER TABLE analyses ADD COLUMN probability_temperature REAL NOT NULL DEFAULT 1.0",
+    "ALTER TABLE analyses ADD COLUMN model_limitations TEXT NOT NULL DEFAULT '[]'",
+)
+
+
+@MIGRATIONS(name="0002_model_calibration")
+def _model_calibration(db: Database) -> None:
+    for statement in _MODEL_CALIBRATION:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 2")
+
+
+MIGRATION_NAMES: tuple[str, ...] = ("0001_initial", "0002_model_calibration")
 """Every migration this software knows, in order (a store with others is from newer software)."""

@@ -264,3 +264,44 @@ def test_pdf_option_refuses_a_folder_inside_the_analysed_source(
     assert code != EXIT_OK
     assert not (studies / "reports").exists()
     assert tree_digest(studies) == before
+
+
+def test_the_worklist_shows_the_cut_off_and_the_model_s_limitations(
+    studies: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dataclasses import replace
+
+    from mscc_desktop.core.findings import Thresholds
+
+    limits = ("On real CT it called 12 of 28 disease-free slices high grade (target: none).",)
+    settings = replace(
+        SETTINGS,
+        thresholds=Thresholds(high=0.42, any_mscc=0.5, canal_score=0.5),
+        probability_temperature=1.5,
+        limitations=limits,
+    )
+    monkeypatch.setattr(backends, "load_model_settings", lambda *_a, **_k: settings)
+    monkeypatch.setattr(
+        backends,
+        "create_backend",
+        lambda *_a, **_k: FakeBackend(grade_means=(0.5,) * 3, grade_stds=(0.25,) * 3),
+    )
+    json_path = tmp_path / "out" / "results.json"
+    code = main(["analyze", str(studies), "--no-db", "--json", str(json_path)])
+    captured = capsys.readouterr()
+    assert code == EXIT_OK
+    out = captured.out
+    assert f"Model limitation: {limits[0]}" in out
+    header = next(line for line in out.splitlines() if "FLAG" in line)
+    assert "P(high) CUT-OFF" in header
+    rows = [line for line in out.splitlines() if line[:3].strip().isdigit()]
+    assert all(line.split()[3] == "0.42" for line in rows)  # beside every peak P(high)
+    assert "the P(high) from which the model calls a slice high grade" in out
+    # The per-series progress line and the model line on stderr say it too.
+    assert "called high from 0.42" in captured.err
+    assert f"model limitation: {limits[0]}" in captured.err
+    model = json.loads(json_path.read_text())["series"][0]["analysis"]["model"]
+    assert model["probability_temperature"] == 1.5 and model["limitations"] == list(limits)

@@ -46,6 +46,7 @@ def study(tmp_path: Path) -> Path:
 def test_open_a_generated_folder(windows: WindowFactory, qtbot, study: Path) -> None:  # type: ignore[no-untyped-def]
     window = windows.open()
     open_study(window, qtbot, study)
+    assert window.state.findings is None  # a reader's own study waits for Ctrl+R
     volume = window.state.volume
     assert volume is not None and volume.shape == (40, 128, 128)
     assert window.analyse_action.isEnabled()
@@ -121,10 +122,8 @@ def test_overlays_and_findings_match_the_pipeline(
     panel = window.findings
     table = panel.table
     first = table.topLevelItem(0)
-    assert (
-        first.text(1) == "High"
-        and first.text(4) == f"{expected.findings.lesions[1].peak_probability:.2f}"
-    )
+    peak = expected.findings.lesions[1].peak_probability
+    assert first.text(1) == "High" and first.text(4) == f"{peak:.2f} (cut-off 0.42)"
     assert table.topLevelItem(1).text(1) == "Low"
     assert panel.headline.text() == "High-grade MSCC suspected"
     assert "not verified" in panel.summary.text()
@@ -255,10 +254,67 @@ def test_a_folder_with_several_series_asks_which(
     assert window.state.n_slices == 12
 
 
+def _two_kernels(folder: Path) -> None:
+    """One scan reconstructed twice: B70f (sharp) as series 2, B40f (soft tissue) as series 3."""
+    from tests.factories import dicom_factory as factory
+
+    for number, kernel in ((2, "B70f"), (3, "B40f")):
+        factory.write_series(
+            folder / kernel,
+            n_slices=12,
+            seed=kernel,
+            info=factory.series_info(
+                series_number=number,
+                series_description=f"Thorax {kernel}",
+                manufacturer="SIEMENS",
+                convolution_kernel=kernel,
+            ),
+        )
+
+
+def test_a_folder_with_two_kernels_recommends_and_opens_the_soft_tissue_one(
+    windows: WindowFactory, qtbot, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    _two_kernels(tmp_path / "two")
+    window = windows.open()
+    picks = []
+
+    def choose(scan, pick):  # type: ignore[no-untyped-def]
+        picks.append(pick)
+        return pick.chosen
+
+    window.controller.choose_series = choose
+    open_study(window, qtbot, tmp_path / "two")
+    (pick,) = picks
+    assert "soft-tissue kernel B40f preferred over B70f (sharp)" in pick.reason
+    assert window.state.volume.info.convolution_kernel == "B40f"
+
+
+def test_series_chooser_names_kernels_and_why(qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from mscc_desktop.core.dicom.classify import pick_series
+    from mscc_desktop.core.dicom.scan import scan_folder
+    from mscc_desktop.gui.series_chooser import KERNEL_COLUMN, WHY_COLUMN, SeriesChooser
+
+    _two_kernels(tmp_path)
+    scan = scan_folder(tmp_path, workers=1)
+    dialog = SeriesChooser(scan.series, pick_series(scan.series))
+    rows = {
+        dialog.table.topLevelItem(i).text(KERNEL_COLUMN): dialog.table.topLevelItem(i)
+        for i in range(2)
+    }
+    assert set(rows) == {"B40f · soft-tissue", "B70f · sharp"}
+    assert rows["B40f · soft-tissue"].text(WHY_COLUMN).startswith("yes — recommended: ")
+    assert "soft-tissue kernel B40f preferred" in rows["B40f · soft-tissue"].text(WHY_COLUMN)
+    assert rows["B70f · sharp"].text(WHY_COLUMN) == (
+        "yes — same slices, sharper kernel B70f (sharp)"
+    )
+    assert dialog.chosen() is not None and dialog.chosen().info.convolution_kernel == "B40f"
+
+
 def test_series_chooser_shows_why(qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from mscc_desktop.core.dicom.classify import pick_series
     from mscc_desktop.core.dicom.scan import scan_folder
-    from mscc_desktop.gui.series_chooser import SeriesChooser
+    from mscc_desktop.gui.series_chooser import KERNEL_COLUMN, WHY_COLUMN, SeriesChooser
     from tests.factories.dicom_factory import sagittal_reformat
 
     write_phantom_study(tmp_path / "a", n_slices=12, size=64, seed="a")
@@ -266,7 +322,10 @@ def test_series_chooser_shows_why(qapp, tmp_path: Path) -> None:  # type: ignore
     sagittal_reformat(tmp_path / "c")
     scan = scan_folder(tmp_path, workers=1)
     dialog = SeriesChooser(scan.series, pick_series(scan.series))
-    texts = [dialog.table.topLevelItem(i).text(5) for i in range(3)]
+    texts = [dialog.table.topLevelItem(i).text(WHY_COLUMN) for i in range(3)]
+    kernels = {dialog.table.topLevelItem(i).text(KERNEL_COLUMN) for i in range(3)}
+    # The phantom maker "mscc-desktop" has no kernel table: its names stay unknown.
+    assert kernels == {"B30f · unknown class", "STANDARD · unknown class"}
     assert sum(t.startswith("yes — recommended") for t in texts) == 1
     # a short axial series is analysable (with a coverage warning later), just not the best
     assert sum(t.startswith("yes") and "recommended" not in t for t in texts) == 1
@@ -285,10 +344,11 @@ def test_dropping_files_opens_their_folder(tmp_path: Path, study: Path) -> None:
 def test_open_demo_and_backend_fallback_is_shown(windows: WindowFactory, qtbot) -> None:  # type: ignore[no-untyped-def]
     window = windows.open(analyser=FakeAnalyser(fallback_warning="The GPU could not be used."))
     assert window.warning_label.isVisible() and "GPU" in window.warning_label.text()
-    with qtbot.waitSignal(window.controller.series_opened, timeout=20_000):
+    # The demo is analysed as soon as it is open: nothing for the new user to press.
+    with qtbot.waitSignal(window.controller.analysis.finished, timeout=30_000):
         window.demo_action.trigger()
     assert window.state.n_slices == 40
-    analyse(window, qtbot)
+    assert window.state.findings is not None
     codes = [n.code.value for n in window.state.notices]
     assert "backend_fallback" in codes
     assert "GPU could not be used" in window.findings.notices.text()

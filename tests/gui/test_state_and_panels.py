@@ -159,3 +159,95 @@ def test_study_browser_shows_flags_and_review_state(qtbot) -> None:  # type: ign
     assert browser.table.topLevelItem(1).text(6) == "yes"
     assert flag_text(entries[1]) == "–"
     assert not browser.empty.isVisible()
+
+
+LIMITS = (
+    "On real CT it called 12 of 28 disease-free slices high grade (target: none).",
+    "Canal found on 89 % of real slices (target 90 %).",
+)
+
+
+def _provenance(*, temperature: float = 1.0, limitations: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    from mscc_desktop.core.findings import ModelProvenance
+
+    return ModelProvenance(
+        "gui-test-model",
+        "0.1",
+        "ab" * 32,
+        "Fake backend",
+        "CPU",
+        probability_temperature=temperature,
+        limitations=limitations,
+    )
+
+
+def test_findings_panel_shows_each_probability_beside_its_cut_off(  # type: ignore[no-untyped-def]
+    state: ViewerState, qtbot
+) -> None:
+    from mscc_desktop.core.findings import Thresholds
+    from mscc_desktop.gui.findings_panel import P_COLUMN
+
+    panel = FindingsPanel(state)
+    qtbot.addWidget(panel)
+    volume = phantom_volume(40, 32)
+    state.set_volume(volume)
+    state.set_findings(fake_findings(volume), thresholds=Thresholds(high=0.08, any_mscc=0.4))
+    high, low = panel.table.topLevelItem(0), panel.table.topLevelItem(1)
+    assert panel.table.headerItem().text(P_COLUMN) == "P (cut-off)"
+    assert high.text(P_COLUMN) == "0.85 (cut-off 0.08)"  # peak P(high) of slices 21-24
+    assert low.text(P_COLUMN) == "0.75 (cut-off 0.40)"  # P(low or high) on its key slice
+    assert "below 0.5" in panel.table.headerItem().toolTip(P_COLUMN)
+    panel.set_provenance(_provenance())
+    assert "not calibrated" in high.toolTip(P_COLUMN)
+    assert "from P(high) 0.08" in high.toolTip(P_COLUMN)
+    panel.set_provenance(_provenance(temperature=1.6))
+    assert "calibrated probability of high-grade compression" in high.toolTip(P_COLUMN)
+    assert "T = 1.60" in panel.provenance.toolTip()
+
+
+def test_findings_panel_states_the_model_s_limitations_under_the_model_line(  # type: ignore[no-untyped-def]
+    state: ViewerState, qtbot
+) -> None:
+    panel = FindingsPanel(state)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_provenance(_provenance(limitations=LIMITS))
+    assert panel.limitations.isVisible()  # on screen, no tooltip to hunt for
+    text = panel.limitations.text()
+    assert "Model limitations" in text
+    assert "12 of 28 disease-free slices high grade" in text and "89 % of real" in text
+    layout = panel.layout()
+    assert layout.indexOf(panel.limitations) == layout.indexOf(panel.provenance) + 1
+    panel.set_provenance(_provenance())
+    assert not panel.limitations.isVisible() and panel.limitations.text() == ""
+    panel.set_provenance(None)
+    assert not panel.limitations.isVisible()
+
+
+def test_slice_overlay_label_carries_the_cut_off(state: ViewerState) -> None:
+    from mscc_desktop.core.findings import Thresholds
+    from mscc_desktop.gui.viewport import result_label
+
+    volume = phantom_volume(40, 32)
+    findings = fake_findings(volume)
+    th = Thresholds(high=0.08, any_mscc=0.4)
+    assert result_label(findings.slices[21], th) == "High grade · P(high) 0.85 (cut-off 0.08)"
+    assert result_label(findings.slices[30], th) == "Normal · P(high) 0.02 (cut-off 0.08)"
+    assert result_label(findings.slices[0], th) == "not graded"
+
+
+def test_study_browser_flag_and_about_box_carry_cut_off_and_limitations(qapp) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    entry = _entry(1, high=True, p=0.27, review=ReviewStatus.UNREVIEWED)
+    assert flag_text(entry) == "HIGH 0.27"
+    assert flag_text(replace(entry, max_p_high_cut_off=0.08)) == "HIGH 0.27 (cut-off 0.08)"
+    info = replace(
+        FakeAnalyser().prepare(progress=None, cancel=None),
+        probability_temperature=1.6,
+        limitations=LIMITS,
+    )
+    text = about_html(info)
+    assert "Model limitations" in text and "12 of 28 disease-free" in text
+    assert "temperature scaling (T = 1.60)" in text
+    assert "Calls a slice high grade from P(high) 0.42" in text

@@ -226,3 +226,129 @@ def test_write_refuses_a_manifest_it_could_not_read_back(tmp_path: Path) -> None
     with pytest.raises(ModelIntegrityError):
         write_model_folder(bad, folder, file_names=list(FILES))
     assert not (folder / MANIFEST_NAME).exists()
+
+
+# ----------------------------------------------------------------------- calibration, limitations
+LIMITS = (
+    "On 28 disease-free real CT slices it called 12 high grade (target: none).",
+    "Real-CT canal found on 89 % of slices (target 90 %).",
+)
+
+
+def test_a_manifest_without_calibration_is_written_as_before(tmp_path: Path) -> None:
+    written = _write(tmp_path / "m")
+    data = json.loads((tmp_path / "m" / MANIFEST_NAME).read_text())
+    # Version 1 and no new keys: older software still reads it, its checksum is unchanged.
+    assert data["format_version"] == 1
+    assert "probability_temperature" not in data and "limitations" not in data
+    assert written.probability_temperature == 1.0 and written.limitations == ()
+    loaded = load_model_folder(tmp_path / "m")
+    assert loaded.probability_temperature == 1.0 and loaded.limitations == ()
+
+
+def test_temperature_and_limitations_round_trip_as_version_2(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    plain = _write(folder)
+    calibrated = write_model_folder(
+        replace(_manifest(), probability_temperature=1.7, limitations=LIMITS),
+        folder,
+        file_names=list(FILES),
+    )
+    data = json.loads((folder / MANIFEST_NAME).read_text())
+    assert data["format_version"] == 2
+    assert data["probability_temperature"] == 1.7 and data["limitations"] == list(LIMITS)
+    loaded = load_model_folder(folder)
+    assert loaded == calibrated
+    assert loaded.probability_temperature == 1.7 and loaded.limitations == LIMITS
+    assert loaded.model_sha256 != plain.model_sha256  # both are part of the model's identity
+    provenance = loaded.provenance(backend="onnxruntime", device="CPU")
+    assert provenance.probability_temperature == 1.7 and provenance.limitations == LIMITS
+    assert provenance.calibrated
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d.update(probability_temperature=1.0),  # calibration silently switched off
+        lambda d: d.update(probability_temperature=3.0),
+        lambda d: d.update(limitations=[]),  # the model card's warnings silently removed
+        lambda d: d["limitations"].append("works on real CT"),
+    ],
+)
+def test_an_edited_temperature_or_limitation_is_refused(tmp_path: Path, edit: object) -> None:
+    folder = tmp_path / "m"
+    _write(folder)
+    update_model_folder(folder, probability_temperature=1.7, limitations=LIMITS)
+    path = folder / MANIFEST_NAME
+    data = json.loads(path.read_text())
+    edit(data)  # type: ignore[operator]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ModelIntegrityError, match="edited after export"):
+        load_model_folder(folder)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(probability_temperature=0.0), "outside"),
+        (lambda d: d.update(probability_temperature=25.0), "outside"),
+        (lambda d: d.update(probability_temperature="1.5"), "must be a number"),
+        (lambda d: d.update(limitations="not a list"), "list of at most"),
+        (lambda d: d.update(limitations=["fine", ""]), "non-empty strings"),
+        (lambda d: d.update(limitations=[3]), "non-empty strings"),
+        (lambda d: d.update(limitations=["x" * 401]), "at most 400"),
+        # A version-1 reader would ignore the temperature: such a file must say version 2.
+        (lambda d: d.update(format_version=1), "need format version 2"),
+        (lambda d: d.update(format_version=True), "not supported"),
+    ],
+)
+def test_invalid_calibration_fields_are_refused(tmp_path: Path, edit: object, message: str) -> None:
+    folder = tmp_path / "m"
+    _write(folder)
+    update_model_folder(folder, probability_temperature=1.7, limitations=LIMITS)
+    path = folder / MANIFEST_NAME
+    data = json.loads(path.read_text())
+    edit(data)  # type: ignore[operator]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ModelIntegrityError, match=message):
+        load_model_folder(folder, verify=False)
+
+
+def test_update_sets_and_clears_temperature_and_limitations(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    before = _write(folder)
+    calibrated = update_model_folder(
+        folder,
+        probability_temperature=1.4,
+        limitations=[" Needs a real-CT check. "],
+        thresholds=Thresholds(high=0.3, any_mscc=0.45, canal_score=0.5),
+    )
+    assert calibrated.model_sha256 != before.model_sha256
+    loaded = load_model_folder(folder)
+    assert loaded.probability_temperature == 1.4
+    assert loaded.limitations == ("Needs a real-CT check.",)
+    assert loaded.thresholds.high == 0.3
+    kept = update_model_folder(folder, evaluation={"ac1": 0.9})  # None keeps both
+    assert kept.probability_temperature == 1.4 and kept.limitations == ("Needs a real-CT check.",)
+    cleared = update_model_folder(folder, probability_temperature=1.0, limitations=[])
+    assert json.loads((folder / MANIFEST_NAME).read_text())["format_version"] == 1
+    assert cleared.probability_temperature == 1.0 and cleared.limitations == ()
+
+
+def test_the_models_command_shows_cut_offs_calibration_and_limitations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MSCC_MODELS_DIR", str(tmp_path))
+    _write(tmp_path / "good", "good")
+    update_model_folder(tmp_path / "good", probability_temperature=1.7, limitations=LIMITS)
+    assert main(["models"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "calls high grade from P(high) 0.50, low grade from P(low or high) 0.50" in out
+    assert "probabilities calibrated (temperature 1.70)" in out
+    for text in LIMITS:
+        assert f"limitation: {text}" in out
+    assert main(["models", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)[0]
+    assert listed["probability_temperature"] == 1.7
+    assert listed["limitations"] == list(LIMITS)
+    assert listed["thresholds"] == {"high": 0.5, "any_mscc": 0.5, "canal_score": 0.5}

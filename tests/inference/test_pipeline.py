@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from mscc_desktop.core.errors import BackendUnavailableError, Cancelled
-from mscc_desktop.core.findings import AnalysisStatus, Box, Thresholds
+from mscc_desktop.core.findings import AnalysisStatus, Box, Thresholds, classify
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.notices import Notice, NoticeCode, Severity
 from mscc_desktop.core.tasks import CancelToken
 from mscc_desktop.core.windows import WINDOW_ORDER, WindowPreset
-from mscc_desktop.inference.backend import FloatArray
+from mscc_desktop.inference.backend import FloatArray, apply_temperature
 from mscc_desktop.inference.fake_backend import FakeBackend
 from mscc_desktop.inference.pipeline import (
     DEFAULT_BATCH_SIZE,
@@ -344,3 +344,60 @@ def test_the_default_batch_follows_the_backend_device(settings: ModelSettings) -
     assert default_batch_size(gpu) == DEFAULT_GPU_BATCH_SIZE
     analyse_volume(long_volume(20), gpu, settings)
     assert gpu.detect_batches == [DEFAULT_GPU_BATCH_SIZE, 20 - DEFAULT_GPU_BATCH_SIZE]
+
+
+def test_temperature_one_changes_nothing_bit_for_bit(settings: ModelSettings) -> None:
+    table = [NORMAL, (0.4, 0.05, 0.55), (0.45, 0.3, 0.25), HIGH, (0.61, 0.3, 0.09)]
+    volume = long_volume(len(table))
+    plain = analyse_volume(volume, fake_for(settings, slice_probabilities=table), settings)
+    one = replace(settings, probability_temperature=1.0)
+    again = analyse_volume(volume, fake_for(one, slice_probabilities=table), one)
+    assert plain.findings is not None and again.findings is not None
+    assert [s.probabilities for s in again.findings.slices] == [
+        s.probabilities for s in plain.findings.slices
+    ]
+    assert again.findings == plain.findings
+    assert again.provenance.probability_temperature == 1.0 and not again.provenance.calibrated
+
+
+def test_a_temperature_changes_the_probabilities_and_the_calls_with_them(
+    settings: ModelSettings,
+) -> None:
+    # Slice 1 is called high at P(high) 0.35 >= 0.34 before calibration. Sharpening (T = 0.5)
+    # takes its P(high) to 0.31 and P(low or high) to 0.37: below both cut-offs, so normal.
+    table = [NORMAL, (0.5, 0.15, 0.35), HIGH]
+    volume = long_volume(len(table))
+    thresholds = Thresholds(high=0.34, any_mscc=0.5)
+    raw = analyse_volume(
+        volume, fake_for(settings, slice_probabilities=table), settings, thresholds=thresholds
+    )
+    sharp = replace(settings, probability_temperature=0.5, limitations=("Real CT: see card.",))
+    calibrated = analyse_volume(
+        volume, fake_for(sharp, slice_probabilities=table), sharp, thresholds=thresholds
+    )
+    assert raw.findings is not None and calibrated.findings is not None
+    before = np.array([s.probabilities for s in raw.findings.slices], dtype=np.float32)
+    after = np.array([s.probabilities for s in calibrated.findings.slices], dtype=np.float32)
+    assert after == pytest.approx(apply_temperature(before, 0.5), abs=1e-6)
+    assert after[1] == pytest.approx((0.6329, 0.0570, 0.3101), abs=1e-3)
+    assert (after.argmax(axis=1) == before.argmax(axis=1)).all()  # never changes the top class
+    assert [s.group for s in raw.findings.slices] == [
+        GradeGroup.NORMAL,
+        GradeGroup.HIGH,
+        GradeGroup.HIGH,
+    ]
+    # Every call is the thresholds applied to the calibrated probabilities, as stored.
+    assert [s.group for s in calibrated.findings.slices] == [
+        classify(p, thresholds) for p in (s.probabilities for s in calibrated.findings.slices)
+    ]
+    assert calibrated.findings.slices[1].group is GradeGroup.NORMAL
+    assert calibrated.findings.slices[2].group is GradeGroup.HIGH
+    assert calibrated.provenance.probability_temperature == 0.5
+    assert calibrated.provenance.limitations == ("Real CT: see card.",)
+
+
+def test_an_out_of_range_temperature_is_refused(settings: ModelSettings) -> None:
+    with pytest.raises(ValueError, match="probability temperature"):
+        replace(settings, probability_temperature=0.0)
+    with pytest.raises(ValueError, match="probability temperature"):
+        replace(settings, probability_temperature=50.0)

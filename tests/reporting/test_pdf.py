@@ -48,13 +48,18 @@ def test_pdf_holds_identity_result_and_findings(
     assert "8 high-grade slices on the AI read" in first
     assert "high grade at T7" in first
     assert "L2-L3" not in first.split("high grade at")[1].split("Verified")[0]
-    # Findings table: level, grade, peak probability, slices, decision, comment per finding.
+    # Findings table: level, grade, the probability its call rests on beside the cut-off of
+    # that call (P(high) for high grade, P(low or high) for low grade), slices, decision,
+    # comment per finding; a legend says what the two numbers are.
     table = first.split("Findings")[1]
     assert "1 T7 · slices 10–14 z +55.0 to +35.0 mm" in table
     assert (
-        "High grade Bilsky 1c/2/3 0.90 5 Accepted (Dr Reader) Cord flattened; CSF effaced." in table
+        "High grade Bilsky 1c/2/3 0.90 cut-off 0.50 5 Accepted (Dr Reader) Cord flattened; "
+        "CSF effaced." in table
     )
-    assert "2 T12 · slices 23–24" in table and "Low grade Bilsky 1a/1b 0.74 2 Accepted" in table
+    assert "2 T12 · slices 23–24" in table
+    assert "Low grade Bilsky 1a/1b 0.82 cut-off 0.50 2 Accepted" in table
+    assert "The cut-off beside it is the value from which the model calls that grade" in table
     assert (
         "3 L2-L3" in table
         and "Regraded to low grade (Dr Reader) Thecal sac deformed only." in table
@@ -215,3 +220,46 @@ def test_non_latin_names_are_printed(tmp_path: Path) -> None:
     inputs = load_report_inputs(study.db, study.volume, series_id=study.series.id)
     pages = pdf_pages_text(export_pdf(inputs, tmp_path / "out").path)
     assert "Żółć, Łukasz" in pages[0]
+
+
+def test_the_model_s_limitations_calibration_and_cut_offs_are_stated(
+    reviewed_inputs: ReportInputs, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from mscc_desktop.core.findings import Thresholds
+
+    limits = (
+        "On real CT it called 12 of 28 disease-free slices high grade (target: none).",
+        "Canal found on 89 % of real slices (target 90 %).",
+    )
+    result = reviewed_inputs.result
+    inputs = replace(
+        reviewed_inputs,
+        result=replace(
+            result,
+            provenance=replace(result.provenance, probability_temperature=1.6, limitations=limits),
+        ),
+    )
+    text = _flat(" ".join(pdf_pages_text(export_pdf(inputs, tmp_path / "out").path)))
+    method = text.split("Method and provenance")[1]
+    model_row = method.split("Model SHA-256")[0]
+    assert "Model limitations" in model_row  # right beside the model's identity
+    for limit in limits:
+        assert f"• {limit}" in model_row
+    assert "calibrated on the model's calibration studies by temperature scaling (T = 1.60)" in (
+        method
+    )
+    assert "called high grade from P(high) 0.50; low grade from P(low or high) 0.50" in method
+    # Key-image captions: the grade with the probability its call rests on and the cut-off.
+    assert "High grade · P(high) 0.90 (called high from 0.50)" in text
+    # Without limitations or calibration the report says the probabilities are raw.
+    plain = _flat(" ".join(pdf_pages_text(export_pdf(reviewed_inputs, tmp_path / "p").path)))
+    assert "Model limitations" not in plain and "not calibrated" in plain
+    # With the recipe's low cut-offs, the legend says why a called finding can be below 0.5.
+    low_cut = replace(
+        reviewed_inputs, result=replace(result, thresholds=Thresholds(high=0.08, any_mscc=0.4))
+    )
+    low_text = _flat(" ".join(pdf_pages_text(export_pdf(low_cut, tmp_path / "l").path)))
+    assert "0.90 cut-off 0.08" in low_text
+    assert "a finding can be called although its probability is below 0.5" in low_text

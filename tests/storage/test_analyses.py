@@ -304,3 +304,22 @@ def test_any_findings_round_trip_exactly(slices: list[SliceResult]) -> None:
         assert load_analysis(db, save_analysis(db, series, analysis)).result == analysis
     finally:
         db.close()
+
+
+def test_calibration_and_limitations_are_stored_with_the_analysis(
+    db: Database, series: SeriesRecord
+) -> None:
+    # A report made later from the store must state the same limitations and calibration as
+    # the model that made the analysis, whatever model is installed by then.
+    provenance = replace(
+        PROV,
+        probability_temperature=1.63,
+        limitations=("Calls 12 of 28 disease-free real slices high grade.", "Ünïcode ok"),
+    )
+    analysis = replace(builders.result(n_slices=20, seed=5), provenance=provenance)
+    stored = load_analysis(db, save_analysis(db, series, analysis))
+    assert stored.result.provenance == provenance
+    assert stored.result.provenance.calibrated
+    plain = load_analysis(db, save_analysis(db, series, builders.result(n_slices=20, seed=6)))
+    assert plain.result.provenance.probability_temperature == 1.0
+    assert plain.result.provenance.limitations == ()

@@ -158,3 +158,20 @@ def test_studies_command_reports_a_bad_store(
     bogus.write_text("not a database" * 100)
     assert main(["studies", "--db", str(bogus)]) == 1
     assert "not a usable mscc-desktop results store" in capsys.readouterr().err
+
+
+def test_the_study_list_carries_the_cut_off_beside_the_peak_p_high(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = open_store(store_path)
+    _study(db, tmp_path, 1, date="20240101", name="A^B", high=True)
+    [entry] = list_studies(db)
+    db.close()
+    assert entry.max_p_high_cut_off == builders.THRESHOLDS.high  # the analysis' own cut-off
+    assert main(["studies", "--db", str(store_path)]) == EXIT_OK
+    header, row = capsys.readouterr().out.splitlines()[1:3]
+    assert "P(high)  Cut-off" in header
+    assert row.split()[-3:-1] == [f"{entry.max_p_high:.2f}", f"{builders.THRESHOLDS.high:.2f}"]
+    assert main(["studies", "--db", str(store_path), "--json"]) == EXIT_OK
+    [study] = json.loads(capsys.readouterr().out)
+    assert study["max_p_high_cut_off"] == builders.THRESHOLDS.high

@@ -23,10 +23,12 @@ from mscc_desktop.storage import (
     SeriesRecord,
     default_store_path,
     list_studies,
+    load_analysis,
     open_store,
     prepare_store,
     record_audit,
     save_analysis,
+    upsert_series,
 )
 from mscc_desktop.storage.schema import MIGRATION_NAMES, MIGRATIONS
 from tests.storage import builders
@@ -269,4 +271,50 @@ def test_an_empty_file_becomes_a_new_store(tmp_path: Path) -> None:
     empty.touch()
     db = open_store(empty)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+
+
+def test_a_version_1_store_is_upgraded_and_its_analyses_read_as_uncalibrated(
+    store_path: Path, tmp_path: Path
+) -> None:
+    # A store written before calibration existed: only the first migration, one analysis.
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    raw = Database(store_path)
+    MIGRATIONS.apply(raw, stop_before="0002_model_calibration")
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert "probability_temperature" not in raw["analyses"].columns_dict
+    series = upsert_series(
+        raw, builders.series_info(), source_path=tmp_path, fingerprint="fp1:x", n_files=3
+    )
+    old_id = (
+        raw["analyses"]
+        .insert(
+            {
+                "series_ref": series.id,
+                "status": "failed",
+                "source_fingerprint": series.fingerprint,
+                "model_id": "m",
+                "model_version": "1",
+                "model_sha256": "0" * 64,
+                "backend": "b",
+                "device": "d",
+                "synthetic_only": 1,
+                "threshold_high": 0.08,
+                "threshold_any_mscc": 0.4,
+                "threshold_canal_score": 0.5,
+                "started_at": "2024-01-01T00:00:00+00:00",
+                "finished_at": "2024-01-01T00:00:01+00:00",
+                "software_version": "0.1.0",
+                "user": "x",
+            }
+        )
+        .last_pk
+    )
+    raw.conn.commit()
+    raw.conn.close()
+    db = open_store(store_path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert [m.name for m in MIGRATIONS.applied(db)] == list(MIGRATION_NAMES)
+    old = load_analysis(db, int(old_id)).result.provenance
+    assert old.probability_temperature == 1.0 and old.limitations == () and not old.calibrated
     db.close()

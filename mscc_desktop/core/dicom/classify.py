@@ -2,7 +2,9 @@
 
 Every series gets ``analysable`` and human-readable ``reasons`` (why it can or cannot be
 analysed), and :func:`pick_series` says why the chosen one won and why the others did not.
-Nothing here reads pixels: it works on header facts and header geometry only.
+Classification works on header facts and header geometry only. The pick does too, except
+for one fallback: when series still tie after every header fact (the kernel names say
+nothing), one middle slice of each tied series is decoded and its noise measured.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from mscc_desktop.core.dicom.geometry import (
     plane_kind,
 )
 from mscc_desktop.core.dicom.headers import FrameRef
+from mscc_desktop.core.dicom.kernels import Kernel, KernelClass, classify_kernel
+from mscc_desktop.core.dicom.noise import series_noise_hu
 from mscc_desktop.core.notices import Notice, NoticeCode, Severity
 from mscc_desktop.core.volume import SeriesInfo
 
@@ -99,6 +103,15 @@ class SeriesEntry:
     def description(self) -> str:
         text = self.info.series_description or "(no description)"
         return f"{text} [{self.split_note}]" if self.split_note else text
+
+    @property
+    def kernel(self) -> Kernel:
+        """The reconstruction kernel and its class (soft-tissue, sharp, lung, unknown)."""
+        return classify_kernel(
+            self.info.convolution_kernel,
+            self.info.manufacturer,
+            group=self.frames[0].header.convolution_kernel_group,
+        )
 
     def notice_codes(self) -> frozenset[NoticeCode]:
         return frozenset(notice.code for notice in self.notices)
@@ -288,61 +301,206 @@ def _refusal_notice(kind: SeriesKind, reason: str) -> Notice:
 
 @dataclass(frozen=True, slots=True)
 class SeriesPick:
-    """The series chosen for analysis (or none) and why every other one was not."""
+    """The series chosen for analysis (or none) and why every other one was not.
+
+    ``noise_hu`` holds the noise measured on a middle slice of each series whose header
+    facts tied with the chosen one's (empty when none was measured), by series key.
+    """
 
     chosen: SeriesEntry | None
     reason: str
     not_picked: tuple[tuple[SeriesEntry, str], ...]
+    noise_hu: tuple[tuple[str, float | None], ...] = ()
+
+    def noise_of(self, entry: SeriesEntry) -> float | None:
+        """The measured noise (HU) of ``entry``, ``None`` when it was not measured."""
+        return dict(self.noise_hu).get(entry.key)
 
 
 SEGMENT_SLICES = 10
 """A series this long can cover a spine segment; shorter ones (single slices, key images) are
 analysable but never preferred to one that covers a segment."""
 
+NOISE_MARGIN = 1.15
+"""A series counts as noisier only when its measured noise exceeds the quietest tied one's by
+more than this factor; two series of one kernel measure within a few per cent, a soft and a
+sharp reconstruction of one scan differ by a factor of two or more."""
 
-def _score(entry: SeriesEntry) -> tuple[bool, bool, bool, int, float, int]:
+NOISE_FLOOR_HU = 1.0
+"""...and by more than this: smaller differences (maps, flat synthetic images) are
+quantisation, not a sharper kernel."""
+
+
+def _header_score(entry: SeriesEntry) -> tuple[bool, bool, bool, bool, int]:
+    """What the headers say, most important first; ties are then broken by measured noise.
+
+    Where the kernel stands: after coverage and consistent geometry, before everything
+    else. A series too short to cover a segment cannot be graded whatever its kernel. A
+    series with gaps, duplicates, uneven spacing, tilt or mixed patients leaves levels out
+    or puts images where they do not belong: a soft-tissue series with a gap would be graded
+    with a level missing, and a compression at that level is missed without a trace, while
+    the noise of a lung reconstruction shows on every image and the pick reason names its
+    kernel. (Reconstructions of one scan share their geometry, so this only happens when an
+    export lost files; the not-picked series then says so, and the user can still open it.)
+    The kernel comes before original/derived and slice count: a derived soft-tissue series
+    serves the grader better than an original lung one, and the thin lung reconstruction of
+    a staging CT (more slices) must not beat the soft-tissue one of the same scan.
+    """
     covers = entry.n_slices >= SEGMENT_SLICES
     consistent = not (entry.notice_codes() & _GEOMETRY_DOUBTS)
+    soft = entry.kernel.is_soft_tissue
     original = "DERIVED" not in entry.info.image_type
-    thickness = entry.slice_thickness_mm or entry.slice_spacing_mm or math.inf
+    return (covers, consistent, soft, original, entry.n_slices)
+
+
+def _thickness(entry: SeriesEntry) -> float:
+    return entry.slice_thickness_mm or entry.slice_spacing_mm or math.inf
+
+
+def _final_score(entry: SeriesEntry) -> tuple[float, int]:
     warnings = sum(1 for n in entry.notices if n.severity != Severity.INFO)
-    return (covers, consistent, original, entry.n_slices, -thickness, -warnings)
+    return (-_thickness(entry), -warnings)
 
 
-def _why_not(entry: SeriesEntry, chosen: SeriesEntry) -> str:
+def _kernel_phrase(entry: SeriesEntry) -> str:
+    """E.g. "kernel B40f (soft-tissue)", or "no kernel recorded"."""
+    kernel = entry.kernel
+    return f"kernel {kernel.describe()}" if kernel.name else kernel.describe()
+
+
+def _label(entry: SeriesEntry) -> str:
+    number = entry.info.series_number
+    return f"series {number}" if number is not None else f'"{entry.description}"'
+
+
+def _positions(entry: SeriesEntry) -> frozenset[tuple[float, ...]]:
+    return frozenset(
+        tuple(round(value, 1) for value in ref.geometry.position_mm)
+        for ref in entry.frames
+        if ref.geometry.position_mm is not None
+    )
+
+
+def _same_slices(entry: SeriesEntry, other: SeriesEntry) -> bool:
+    """Whether two series hold slices at the same positions (reconstructions of one scan)."""
+    return entry.n_slices == other.n_slices and _positions(entry) == _positions(other)
+
+
+def _noise_limit(quietest: float) -> float:
+    """The most noise a series may measure and still count as quiet as ``quietest``."""
+    return max(quietest * NOISE_MARGIN, quietest + NOISE_FLOOR_HU)
+
+
+def _quiet_enough(value: float | None, limit: float) -> bool:
+    return value is not None and value <= limit
+
+
+def _why_not(entry: SeriesEntry, chosen: SeriesEntry, noise: dict[str, float | None]) -> str:
     if not entry.analysable:
         return "not analysable: " + "; ".join(entry.reasons)
-    mine, best = _score(entry)[1:], _score(chosen)[1:]
-    if _score(chosen)[0] and not _score(entry)[0]:
-        return f"too few slices to cover a spine segment ({entry.n_slices} vs {chosen.n_slices})"
+    mine, best = _header_score(entry), _header_score(chosen)
     if best[0] and not mine[0]:
+        return f"too few slices to cover a spine segment ({entry.n_slices} vs {chosen.n_slices})"
+    if best[1] and not mine[1]:
         doubts = sorted(code.value for code in entry.notice_codes() & _GEOMETRY_DOUBTS)
         return "inconsistent series (" + ", ".join(doubts) + ")"
-    if best[1] and not mine[1]:
+    same = "same slices, " if _same_slices(entry, chosen) else ""
+    if best[2] and not mine[2]:
+        kernel = entry.kernel
+        if not kernel.name:
+            return f"{same}no kernel recorded, while {chosen.kernel.name} is a soft-tissue kernel"
+        if kernel.kernel_class == KernelClass.UNKNOWN:
+            return (
+                f"{same}kernel {kernel.describe()}, while {chosen.kernel.name} is a "
+                "soft-tissue kernel"
+            )
+        if same:
+            return f"same slices, sharper kernel {kernel.describe()}"
+        return (
+            f"{kernel.describe()} kernel, while a soft-tissue reconstruction "
+            f"({chosen.kernel.name}) is available"
+        )
+    if best[3] and not mine[3]:
         return "derived images while an original series is available"
-    if mine[2] < best[2]:
-        return f"fewer slices ({mine[2]} vs {best[2]})"
-    if mine[3] < best[3]:
-        return "thicker slices"
     if mine[4] < best[4]:
+        return f"fewer slices ({mine[4]} vs {best[4]})"
+    mine_noise, best_noise = noise.get(entry.key), noise.get(chosen.key)
+    if best_noise is not None and entry.key in noise:
+        if mine_noise is None:
+            return f"{same}{_kernel_phrase(entry)} and its image noise could not be measured"
+        if mine_noise > _noise_limit(best_noise):
+            return (
+                f"{same}{_kernel_phrase(entry)} and a noisier image: {mine_noise:.1f} HU vs "
+                f"{best_noise:.1f} HU measured on a middle slice"
+            )
+    if _thickness(entry) > _thickness(chosen):
+        return f"thicker slices ({_thickness(entry):g} mm vs {_thickness(chosen):g} mm)"
+    if _final_score(entry)[1] < _final_score(chosen)[1]:
         return "more warnings"
     return "an equally suitable series was picked"
 
 
-def pick_series(series: Iterable[SeriesEntry]) -> SeriesPick:
+def _pick_reason(
+    chosen: SeriesEntry, candidates: list[SeriesEntry], noise: dict[str, float | None]
+) -> str:
+    parts = list(chosen.reasons)
+    kernel = chosen.kernel
+    beaten = [
+        e
+        for e in candidates
+        if e is not chosen
+        and _header_score(e)[:2] == _header_score(chosen)[:2]
+        and not e.kernel.is_soft_tissue
+    ]
+    if kernel.is_soft_tissue and beaten:
+        others = ", ".join(dict.fromkeys(e.kernel.describe() for e in beaten))
+        parts.append(f"soft-tissue kernel {kernel.name} preferred over {others}")
+    else:
+        parts.append(_kernel_phrase(chosen))
+    mine = noise.get(chosen.key)
+    compared = [(e, noise[e.key]) for e in candidates if e is not chosen and e.key in noise]
+    if mine is not None and compared:
+        listed = ", ".join(
+            (f"{value:.1f} HU" if value is not None else "not measurable")
+            + f" for {_label(e)} with {_kernel_phrase(e)}"
+            for e, value in compared
+        )
+        quieter = any(not _quiet_enough(value, _noise_limit(mine)) for _, value in compared)
+        lead = (
+            "the kernels give no preference, so the quieter image was taken"
+            if quieter
+            else "image noise alike"
+        )
+        parts.append(f"{lead}: {mine:.1f} HU measured on a middle slice vs {listed}")
+    if len(candidates) > 1:
+        parts.append(f"the best of {len(candidates)} analysable series")
+    return "; ".join(parts)
+
+
+def pick_series(series: Iterable[SeriesEntry], *, measure_noise: bool = True) -> SeriesPick:
     """Choose the best analysable axial CT series.
 
     Preference, in order: enough slices to cover a spine segment (:data:`SEGMENT_SLICES`),
-    consistent geometry (no gaps, duplicates, uneven spacing or tilt), original over derived
-    images, more slices, thinner slices. Ties keep scan order.
-    Pass one study's series to pick within a study; several patients' series are compared
-    as they are.
+    consistent geometry (no gaps, duplicates, uneven spacing or tilt), a soft-tissue
+    reconstruction kernel (:mod:`~mscc_desktop.core.dicom.kernels`), original over derived
+    images, more slices; then, among series still tied, lower measured image noise (one
+    middle slice of each tied series is decoded; a difference within :data:`NOISE_MARGIN`
+    or :data:`NOISE_FLOOR_HU` counts as none), thinner slices, fewer warnings. Remaining ties
+    keep scan order. Pass one study's series to pick within a study; several patients'
+    series are compared as they are.
+
+    Parameters
+    ----------
+    series
+        Scanned series (any order).
+    measure_noise
+        ``False`` keeps the choice headers-only: ties skip the noise comparison.
 
     Returns
     -------
     SeriesPick
-        The chosen series (``None`` when nothing is analysable), why, and for every other
-        series why it was not picked.
+        The chosen series (``None`` when nothing is analysable), why (naming the kernels
+        and any measured noise), and for every other series why it was not picked.
     """
     entries = list(series)
     candidates = [e for e in entries if e.analysable]
@@ -352,9 +510,20 @@ def pick_series(series: Iterable[SeriesEntry]) -> SeriesPick:
             "no series is analysable" if entries else "no image series found",
             tuple((e, "not analysable: " + "; ".join(e.reasons)) for e in entries),
         )
-    chosen = max(candidates, key=_score)
+    best = max(_header_score(e) for e in candidates)
+    tied = [e for e in candidates if _header_score(e) == best]
+    noise: dict[str, float | None] = {}
+    if len(tied) > 1 and measure_noise:
+        noise = {e.key: series_noise_hu(e.frames) for e in tied}
+        measured = [value for value in noise.values() if value is not None]
+        if measured:
+            limit = _noise_limit(min(measured))
+            tied = [e for e in tied if _quiet_enough(noise[e.key], limit)]
+    chosen = max(tied, key=_final_score)
     others = [e for e in entries if e is not chosen]
-    because = "; ".join(chosen.reasons)
-    if len(candidates) > 1:
-        because += "; the best of " + str(len(candidates)) + " analysable series"
-    return SeriesPick(chosen, because, tuple((e, _why_not(e, chosen)) for e in others))
+    return SeriesPick(
+        chosen,
+        _pick_reason(chosen, candidates, noise),
+        tuple((e, _why_not(e, chosen, noise)) for e in others),
+        tuple(noise.items()),
+    )

@@ -84,6 +84,7 @@ class ImageHeader:
     gantry_tilt_deg: float | None
     pixel_data_offset: int | None  # byte offset of the (7FE0,0010) element, native syntaxes
     bad_values: tuple[str, ...] = ()
+    convolution_kernel_group: str = ""  # (0018,9316), Enhanced CT; vendor-neutral kernel class
 
     @property
     def is_multiframe(self) -> bool:
@@ -193,6 +194,15 @@ def _multi_text(value: object) -> tuple[str, ...]:
     return tuple(str(part).strip().upper() for part in value)  # type: ignore[attr-defined]
 
 
+def _values_text(value: object) -> str:
+    """A possibly multi-valued text attribute, case kept, values joined by a backslash."""
+    if isinstance(value, str | bytes | int | float):
+        parts = [value.decode(errors="replace") if isinstance(value, bytes) else str(value)]
+    else:
+        parts = [str(part) for part in value]  # type: ignore[attr-defined]
+    return "\\".join(part.strip() for part in parts if part.strip())
+
+
 def _first_item(ds: Dataset, keyword: str) -> Dataset | None:
     try:
         sequence = ds.get(keyword)
@@ -277,6 +287,38 @@ def _frames(ds: Dataset, reader: _Reader, n_frames: int) -> tuple[FrameGeometry,
     return tuple(frames)
 
 
+def _kernel(ds: Dataset, reader: _Reader) -> tuple[str, str]:
+    """(0018,1210) Convolution Kernel and (0018,9316) Convolution Kernel Group.
+
+    Top level in CT Image files; in the CT Reconstruction functional group (shared, else the
+    first frame's) in Enhanced CT files. Several values (Siemens adds the iterative strength,
+    "Br40d\\3") are kept joined by a backslash.
+    """
+    name = reader.get(ds, "ConvolutionKernel", _values_text) or ""
+    group = reader.get(ds, "ConvolutionKernelGroup", _values_text) or ""
+    if name and group:
+        return name, group
+    groups = (
+        _first_item(ds, "SharedFunctionalGroupsSequence"),
+        _first_item(ds, "PerFrameFunctionalGroupsSequence"),
+    )
+    if not name:
+        name = (
+            _group_value(
+                reader, groups, "CTReconstructionSequence", "ConvolutionKernel", _values_text
+            )
+            or ""
+        )
+    if not group:
+        group = (
+            _group_value(
+                reader, groups, "CTReconstructionSequence", "ConvolutionKernelGroup", _values_text
+            )
+            or ""
+        )
+    return name, group
+
+
 def series_info(ds: Dataset, reader: _Reader, transfer_syntax: str) -> SeriesInfo:
     """The identity attributes of ``ds`` (all optional; missing ones are empty)."""
     return SeriesInfo(
@@ -299,7 +341,7 @@ def series_info(ds: Dataset, reader: _Reader, transfer_syntax: str) -> SeriesInf
         manufacturer=reader.text(ds, "Manufacturer"),
         manufacturer_model=reader.text(ds, "ManufacturerModelName"),
         kvp=reader.get(ds, "KVP", _float),
-        convolution_kernel=reader.text(ds, "ConvolutionKernel"),
+        convolution_kernel=_kernel(ds, reader)[0],
         contrast_agent=reader.text(ds, "ContrastBolusAgent"),
         body_part=reader.text(ds, "BodyPartExamined"),
         frame_of_reference_uid=reader.text(ds, "FrameOfReferenceUID"),
@@ -372,4 +414,5 @@ def image_header(ds: Dataset, path: Path, pixel_data_offset: int | None) -> Imag
         gantry_tilt_deg=reader.get(ds, "GantryDetectorTilt", _float),
         pixel_data_offset=pixel_data_offset if transfer_syntax in NATIVE_SYNTAXES else None,
         bad_values=tuple(dict.fromkeys(reader.bad)),
+        convolution_kernel_group=_kernel(ds, reader)[1],
     )

@@ -80,3 +80,46 @@ def test_no_patient_data_in_logs(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     assert main(["info", str(tmp_path), "-v"]) == EXIT_OK
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "Test^Patient" not in text and "P1" not in text and "ACC1" not in text
+
+
+def _two_kernels(folder: Path) -> None:
+    """One scan reconstructed twice: B70f (sharp) as series 2, B40f (soft tissue) as series 3."""
+    for number, kernel in ((2, "B70f"), (3, "B40f")):
+        factory.write_series(
+            folder / kernel,
+            n_slices=12,
+            seed=kernel,
+            info=factory.series_info(
+                series_number=number,
+                series_description=f"Thorax {kernel}",
+                manufacturer="SIEMENS",
+                convolution_kernel=kernel,
+            ),
+        )
+
+
+def test_report_names_the_kernels_behind_the_pick(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _two_kernels(tmp_path)
+    assert main(["info", str(tmp_path)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert '[PICKED] Series 3 "Thorax B40f"' in out
+    assert "kernel: B40f (soft-tissue: Siemens body kernel, sharpness index 40)" in out
+    assert "kernel: B70f (sharp: Siemens body kernel, sharpness index 70)" in out
+    assert "picked: soft-tissue kernel B40f preferred over B70f (sharp)" in out
+    assert "not picked: same slices, sharper kernel B70f (sharp)" in out
+
+
+def test_json_report_names_the_kernels_behind_the_pick(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _two_kernels(tmp_path)
+    assert main(["info", str(tmp_path), "--json"]) == EXIT_OK
+    (study,) = json.loads(capsys.readouterr().out)["patients"][0]["studies"]
+    assert "soft-tissue kernel B40f preferred over B70f (sharp)" in study["pick_reason"]
+    by_kernel = {s["convolution_kernel"]: s for s in study["series"]}
+    assert by_kernel["B40f"]["picked"] and by_kernel["B40f"]["kernel"]["class"] == "soft_tissue"
+    assert by_kernel["B70f"]["kernel"]["class"] == "sharp"
+    assert by_kernel["B70f"]["why_not_picked"] == "same slices, sharper kernel B70f (sharp)"
+    assert by_kernel["B70f"]["noise_hu"] is None  # the kernels decided: nothing measured

@@ -172,3 +172,44 @@ def test_nothing_crashes_on_the_whole_data_folder(real_data_dir: Path) -> None:
             assert error.message
             continue
         assert volume.n_slices >= 1 and np.isfinite(volume.z_mm).all()
+
+
+@pytest.mark.parametrize(
+    ("patient", "soft", "sharp"),
+    [("Lung_Dx-A0002", "B40f", "B70f (sharp)"), ("Lung_Dx-A0001", "B", "L (lung)")],
+)
+def test_lung_pet_ct_dx_picks_the_soft_tissue_reconstruction(
+    real_data_dir: Path, patient: str, soft: str, sharp: str
+) -> None:
+    # Each slice of these scans exists in two kernels (Siemens B40f/B70f, Philips B/L).
+    scan = scan_folder(real_data_dir / "lung_pet_ct_dx" / patient)
+    assert len(scan.series) == 2
+    pick = pick_series(scan.series)
+    assert pick.chosen is not None and pick.chosen.info.convolution_kernel == soft
+    assert f"soft-tissue kernel {soft} preferred over {sharp}" in pick.reason
+    ((other, why),) = pick.not_picked
+    assert other.kernel.name != soft and why == f"same slices, sharper kernel {sharp}"
+
+
+def test_lung_pet_ct_dx_noise_alone_finds_the_soft_reconstruction(
+    real_data_dir: Path, tmp_path: Path
+) -> None:
+    # With the kernel names removed, the measured noise must still tell B40f from B70f.
+    source = real_data_dir / "lung_pet_ct_dx" / "Lung_Dx-A0002"
+    kernel_of: dict[str, str] = {}
+    for number, path in enumerate(sorted(p for p in source.rglob("*") if p.is_file())):
+        ds = dcmread(path)
+        kernel_of[str(ds.SeriesInstanceUID)] = str(ds.ConvolutionKernel)
+        del ds.ConvolutionKernel
+        ds.SeriesDescription = "ThoraxRoutine"
+        ds.save_as(tmp_path / f"{number:03d}.dcm", enforce_file_format=True)
+    scan = scan_folder(tmp_path)
+    assert {entry.kernel.describe() for entry in scan.series} == {"no kernel recorded"}
+    pick = pick_series(scan.series)
+    assert pick.chosen is not None
+    assert kernel_of[pick.chosen.info.series_instance_uid] == "B40f"
+    ((other, why),) = pick.not_picked
+    chosen_noise, other_noise = pick.noise_of(pick.chosen), pick.noise_of(other)
+    assert chosen_noise is not None and other_noise is not None
+    assert 2 * chosen_noise < other_noise
+    assert "so the quieter image was taken" in pick.reason and "noisier image" in why
