@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Why does a synthetic-trained grader call disease-free real canals high? Four measurements.
 
-Issue 4's real-CT check asks that none of the 28 hand-labelled real slices is graded high;
-the synthetic-only graders call 12-16 of them high. This script measures what the
+Issue 4's real-CT check asks that none of the hand-labelled real slices is graded high; the
+synthetic-only graders call 12-16 of the 28 slices labelled then high (the set now holds every
+slice of the 12 real patients, see tests/data/real_canal_boxes). This script measures what the
 training README's "What the grader calls high on real CT" reports, for one exported model:
 
 1. **density**: P(high) of the synthetic test set's normal and high-grade slices by the

@@ -113,21 +113,30 @@ def drawn_box_crops(
 def labelled_real_slices(
     voc_root: str | os.PathLike[str], data_root: str | os.PathLike[str]
 ) -> list[LabelledSlice]:
-    """Pair every VOC file under ``voc_root`` with its DICOM file under ``data_root``.
+    """Pair every VOC file under ``voc_root`` (searched recursively) with its DICOM file under
+    ``data_root``.
 
     The VOC ``<path>`` (relative to the shared data folder, e.g.
-    ``thorax_philips_j2k/00-slice000.dcm``) names the DICOM file.
+    ``thorax_philips_j2k/00-slice000.dcm``; folder names may hold spaces) names the DICOM file.
+    Slices come in the order of the VOC files' paths.
 
     Raises
     ------
     EvaluationInputError
-        A VOC file names a DICOM file that is not under ``data_root``, or has no canal box.
+        A VOC file names a DICOM file that is not under ``data_root`` or that another VOC file
+        already names, or has no canal box.
     """
     slices: list[LabelledSlice] = []
     data = Path(data_root)
+    seen: dict[str, Path] = {}
     for xml in sorted(Path(voc_root).rglob("*.xml")):
         annotation = read_voc(xml)
         relative = annotation.path or f"{annotation.folder}/{annotation.filename}"
+        if relative in seen:
+            raise EvaluationInputError(
+                f"{xml}: its image {relative} already has a box in {seen[relative]}; keep one"
+            )
+        seen[relative] = xml
         dicom = data / relative
         if not dicom.is_file():
             raise EvaluationInputError(

@@ -16,6 +16,7 @@ from mscc_desktop.core.config import DEFAULT_MODEL_ID, models_dir
 from mscc_desktop.core.findings import AnalysisStatus
 from mscc_desktop.core.grades import GradeGroup
 
+REAL_BOXES = Path(__file__).resolve().parents[1] / "data" / "real_canal_boxes"
 SEED = 990_001  # never used for training (the training script's seeds are below 10^5)
 
 
@@ -86,7 +87,10 @@ def test_shipped_manifest_records_evaluation_that_meets_the_targets() -> None:
     }
     real = evaluation.get("real_ct_canal_check")
     if real is not None:
-        assert real["n_slices"] == 28
+        # Recorded on the whole hand-checked set as it stands (it grew from 28 slices to every
+        # slice of 12 patients): re-run the check after the boxes change.
+        n_boxes = len(list(REAL_BOXES.rglob("*.xml")))
+        assert real["n_slices"] == n_boxes, "real-CT check recorded on an older box set"
         assert real["found_share_iou50"] >= 0.9 and real["n_graded_high"] == 0
     size = sum(f.stat().st_size for f in models_dir().rglob("*") if f.is_file())
     assert size <= 40e6
