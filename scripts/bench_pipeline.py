@@ -21,7 +21,7 @@ the same checkpoints when it has them (``--checkpoints`` or ``--random-export``)
 weights of the architecture recorded in the manifest.
 
     python scripts/bench_pipeline.py --random-export compact
-    python scripts/bench_pipeline.py --model models/mscc-compact-synth --json bench.json
+    python scripts/bench_pipeline.py --model models/mscc-compact-real --json bench.json
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ Writes ``OUTDIR/<study_id>/{dicom/, voc/, labels.csv, study.json}`` for each stu
 in :mod:`mscc_desktop.synth`), or the demo study with ``--demo``. Prints one line per
 study with its slice count and the share of normal / low / high-grade slices.
 
+``mscc-desktop synth OUTDIR --on-real DIR --boxes VOC --variants N`` instead inserts
+epidural disease into the real, disease-free CT series under ``DIR`` whose canal boxes are
+in ``VOC`` (:mod:`mscc_desktop.synth.real_study`): variant 0 of each series is the series
+unchanged, variants 1..N carry lesions. ``--fov-mm`` makes them small-field reconstructions.
+
 Exit codes: 0 success, 1 error (bad option, unwritable folder), 130 cancelled.
 """
 
@@ -61,6 +66,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="regenerate existing studies")
     parser.add_argument("--demo", action="store_true", help="write the demo study to OUTDIR/demo")
+    real = parser.add_argument_group("disease inserted into real CT")
+    real.add_argument(
+        "--on-real",
+        metavar="DIR",
+        help="insert epidural disease into the real CT series under DIR (read only)",
+    )
+    real.add_argument(
+        "--boxes",
+        metavar="VOC_DIR",
+        help="canal boxes of DIR's slices (Pascal VOC; <path> relative to --data-root)",
+    )
+    real.add_argument(
+        "--data-root",
+        metavar="ROOT",
+        help="folder the VOC paths are relative to (default: DIR's parent chain is searched)",
+    )
+    real.add_argument(
+        "--variants", type=int, default=4, help="diseased variants per series (default 4)"
+    )
+    real.add_argument(
+        "--fov-mm",
+        type=float,
+        default=None,
+        help="write small-field reconstructions of this field of view (mm) instead",
+    )
+    real.add_argument("--patient", help="patient name for every series (default: Patient ID)")
 
 
 def _config(args: argparse.Namespace) -> GeneratorConfig:
@@ -107,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     outdir = Path(args.outdir)
     started = time.perf_counter()
+    if args.on_real:
+        return _run_on_real(args, outdir, started)
     if args.demo:
         dicom = ensure_demo_study(outdir, matrix=args.matrix, progress=_progress)
         print(f"demo study: {dicom}")
@@ -138,4 +171,71 @@ def run(args: argparse.Namespace) -> int:
         f"{len(folders)} studies in {time.perf_counter() - started:.1f} s; all slices "
         f"normal/low/high % {'/'.join(f'{100 * c / n:.1f}' for c in totals)}"
     )
+    return EXIT_OK
+
+
+def _data_root(folder: Path, boxes: set[str], given: str | None) -> Path | None:
+    """``given``, or the nearest folder above ``folder`` relative to which the box paths
+    name files under ``folder``."""
+    if given:
+        return Path(given)
+    for candidate in (folder, *folder.resolve().parents):
+        if any((candidate / relative).is_file() for relative in list(boxes)[:200]):
+            return candidate
+    return None
+
+
+def _run_on_real(args: argparse.Namespace, outdir: Path, started: float) -> int:
+    from mscc_desktop.synth.real_study import (
+        boxes_by_file,
+        describe,
+        insert_dataset,
+        real_series_in,
+        reframed,
+    )
+
+    folder = Path(args.on_real)
+    if not folder.exists():
+        print(f"mscc-desktop synth: {folder} does not exist", file=sys.stderr)
+        return EXIT_ERROR
+    if not args.boxes:
+        print("mscc-desktop synth: --on-real needs --boxes (canal boxes of its slices)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_ERROR
+    boxes = boxes_by_file(args.boxes)
+    root = _data_root(folder, set(boxes), args.data_root)
+    if root is None or not boxes:
+        print(f"mscc-desktop synth: no box in {args.boxes} names a file under {folder}; "
+              "give --data-root", file=sys.stderr)  # fmt: skip
+        return EXIT_ERROR
+    if args.variants < 0:
+        print("mscc-desktop synth: --variants must be 0 or more", file=sys.stderr)
+        return EXIT_ERROR
+    import numpy as np
+
+    series = real_series_in(folder, root, boxes, patient=args.patient)
+    if not series:
+        print(f"mscc-desktop synth: no boxed axial series under {folder}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.fov_mm:
+        rng = np.random.default_rng(args.seed)
+        series = [reframed(s, args.fov_mm, rng) for s in series]
+    try:
+        folders = insert_dataset(
+            series,
+            outdir,
+            variants=args.variants,
+            seed=args.seed,
+            overwrite=args.overwrite,
+            progress=_progress,
+        )
+    except OSError as error:
+        print(f"mscc-desktop synth: cannot write {outdir}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    for written in folders:
+        counts = describe(written)
+        print(f"{written.name}: {counts['slices']} graded slices, normal/low/high "
+              f"{counts['normal']}/{counts['low']}/{counts['high']}")  # fmt: skip
+    print(f"{len(folders)} studies from {len(series)} real series in "
+          f"{time.perf_counter() - started:.1f} s")  # fmt: skip
     return EXIT_OK

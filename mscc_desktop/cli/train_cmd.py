@@ -63,6 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="local backbone weights to start from (e.g. ImageNet; never downloaded)",
     )
+    parser.add_argument(
+        "--init-checkpoint",
+        metavar="CKPT",
+        help="fine-tune: start from this run's best.pt or last.pt of the same network "
+        "(the grader keeps its window normalisation); optimiser and split are new",
+    )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument(
         "--slice-stride",
@@ -122,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         workers=args.workers,
         init_weights=Path(args.init_weights) if args.init_weights else None,
+        init_checkpoint=Path(args.init_checkpoint) if args.init_checkpoint else None,
         device=args.device,
         slice_stride=max(1, args.slice_stride),
         show_progress=not args.no_progress,

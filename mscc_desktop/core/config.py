@@ -16,7 +16,7 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "mscc-desktop"
-DEFAULT_MODEL_ID = "mscc-compact-synth"
+DEFAULT_MODEL_ID = "mscc-compact-real"
 
 
 def user_data_dir() -> Path:

@@ -323,52 +323,7 @@ class _DiseasePlanner:
     def _make_epidural(
         self, index: int, centre: float, plateau: float, taper: float, grade: BilskyGrade
     ) -> EpiduralLesion:
-        rng = self.rng
-        r = rng.random()
-        if grade == BilskyGrade.G1A and rng.random() < 0.6:
-            r = 0.8 + 0.2 * rng.random()  # 1a needs epidural room: mostly dorsal/lateral
-        side = 1.0 if rng.random() < 0.5 else -1.0
-        if r < 0.5:
-            direction, site = float(rng.normal(0, 18)), BoneSite.BODY_POSTERIOR
-        elif r < 0.75:
-            direction, site = side * float(rng.uniform(30, 70)), BoneSite.BODY_POSTERIOR
-        elif r < 0.9:
-            direction = side * float(rng.uniform(95, 150))
-            site = BoneSite.PEDICLE_LEFT if side > 0 else BoneSite.PEDICLE_RIGHT
-        else:
-            direction, site = 180.0 + float(rng.normal(0, 12)), BoneSite.LAMINA
-        kind = [BoneLesionKind.LYTIC, BoneLesionKind.MIXED, BoneLesionKind.SCLEROTIC][
-            int(rng.choice(3, p=[0.65, 0.2, 0.15]))
-        ]
-        bone = BoneLesion(
-            level=LEVELS[index].name,
-            z_centre_mm=centre,
-            half_height_mm=plateau + 0.7 * taper,
-            site=site,
-            kind=kind,
-            radius_mm=float(rng.uniform(5.0, 10.0)),
-            hu=float(rng.uniform(500, 1100)),
-            lobulation=((0.0, 0.0), (float(rng.uniform(-0.1, 0.1)), float(rng.uniform(-0.1, 0.1)))),
-        )
-        secondary = None
-        if rng.random() < 0.25:
-            secondary = direction + side * float(rng.uniform(90, 180))
-        return EpiduralLesion(
-            level=LEVELS[index].name,
-            z_centre_mm=centre,
-            plateau_mm=plateau,
-            taper_mm=taper,
-            peak_severity=severity_for(grade, float(rng.uniform(0.15, 0.85))),
-            direction_deg=direction,
-            front_curvature=float(rng.uniform(0.01, 0.08)),
-            bone=bone,
-            secondary_direction_deg=secondary,
-            secondary_depth_mm=float(rng.uniform(0.6, 1.5)) if secondary is not None else 0.0,
-            paravertebral_mm=float(rng.uniform(8, 25))
-            if abs(direction) < 100 and rng.random() < 0.35
-            else 0.0,
-            hu_offset=float(rng.normal(0, 6)),
-        )
+        return draw_epidural(self.rng, LEVELS[index].name, centre, plateau, taper, grade)
 
     def _bone_only(self, cancer: bool) -> tuple[BoneLesion, ...]:
         rng = self.rng
@@ -446,3 +401,64 @@ class _DiseasePlanner:
                 )
             )
         return tuple(changes)
+
+
+def draw_epidural(
+    rng: np.random.Generator,
+    level: str,
+    centre: float,
+    plateau: float,
+    taper: float,
+    grade: BilskyGrade,
+) -> EpiduralLesion:
+    """An epidural lesion of ``grade`` centred at ``centre`` (mm): where it comes from, its
+    front, its bone metastasis, circumferential spread and paravertebral mass.
+
+    Shared by the phantom planner and the insertion into real CT
+    (:mod:`mscc_desktop.synth.real_study`), so both draw the same lesion shapes.
+    """
+    r = rng.random()
+    if grade == BilskyGrade.G1A and rng.random() < 0.6:
+        r = 0.8 + 0.2 * rng.random()  # 1a needs epidural room: mostly dorsal/lateral
+    side = 1.0 if rng.random() < 0.5 else -1.0
+    if r < 0.5:
+        direction, site = float(rng.normal(0, 18)), BoneSite.BODY_POSTERIOR
+    elif r < 0.75:
+        direction, site = side * float(rng.uniform(30, 70)), BoneSite.BODY_POSTERIOR
+    elif r < 0.9:
+        direction = side * float(rng.uniform(95, 150))
+        site = BoneSite.PEDICLE_LEFT if side > 0 else BoneSite.PEDICLE_RIGHT
+    else:
+        direction, site = 180.0 + float(rng.normal(0, 12)), BoneSite.LAMINA
+    kind = [BoneLesionKind.LYTIC, BoneLesionKind.MIXED, BoneLesionKind.SCLEROTIC][
+        int(rng.choice(3, p=[0.65, 0.2, 0.15]))
+    ]
+    bone = BoneLesion(
+        level=level,
+        z_centre_mm=centre,
+        half_height_mm=plateau + 0.7 * taper,
+        site=site,
+        kind=kind,
+        radius_mm=float(rng.uniform(5.0, 10.0)),
+        hu=float(rng.uniform(500, 1100)),
+        lobulation=((0.0, 0.0), (float(rng.uniform(-0.1, 0.1)), float(rng.uniform(-0.1, 0.1)))),
+    )
+    secondary = None
+    if rng.random() < 0.25:
+        secondary = direction + side * float(rng.uniform(90, 180))
+    return EpiduralLesion(
+        level=level,
+        z_centre_mm=centre,
+        plateau_mm=plateau,
+        taper_mm=taper,
+        peak_severity=severity_for(grade, float(rng.uniform(0.15, 0.85))),
+        direction_deg=direction,
+        front_curvature=float(rng.uniform(0.01, 0.08)),
+        bone=bone,
+        secondary_direction_deg=secondary,
+        secondary_depth_mm=float(rng.uniform(0.6, 1.5)) if secondary is not None else 0.0,
+        paravertebral_mm=float(rng.uniform(8, 25))
+        if abs(direction) < 100 and rng.random() < 0.35
+        else 0.0,
+        hu_offset=float(rng.normal(0, 6)),
+    )

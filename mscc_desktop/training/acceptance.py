@@ -156,6 +156,46 @@ def collect_predictions(
     )
 
 
+def save_predictions(predictions: Predictions, path: str | os.PathLike[str]) -> Path:
+    """Write ``predictions`` to an ``.npz`` file (numbers and names only, no pixels)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as handle:
+        np.savez_compressed(
+            handle,
+            study_names=np.asarray(predictions.study_names, dtype=str),
+            study=predictions.study,
+            truth_box=predictions.truth_box,
+            truth_group=predictions.truth_group,
+            degenerative=predictions.degenerative,
+            box=predictions.box,
+            score=predictions.score,
+            probabilities=predictions.probabilities,
+            backend=np.asarray(predictions.backend),
+            truth_grade=np.asarray(predictions.truth_grade, dtype=str),
+            slice_index=np.asarray(predictions.slice_index, dtype=np.int64),
+        )
+    return target
+
+
+def load_predictions(path: str | os.PathLike[str]) -> Predictions:
+    """Read what :func:`save_predictions` wrote."""
+    with np.load(Path(path), allow_pickle=False) as data:
+        return Predictions(
+            study_names=tuple(str(n) for n in data["study_names"]),
+            study=data["study"].astype(np.int64),
+            truth_box=data["truth_box"].astype(np.float64),
+            truth_group=data["truth_group"].astype(np.int64),
+            degenerative=data["degenerative"].astype(bool),
+            box=data["box"].astype(np.float64),
+            score=data["score"].astype(np.float64),
+            probabilities=data["probabilities"].astype(np.float64),
+            backend=str(data["backend"]),
+            truth_grade=tuple(str(g) for g in data["truth_grade"]),
+            slice_index=tuple(int(i) for i in data["slice_index"]),
+        )
+
+
 def called_groups(predictions: Predictions, thresholds: Thresholds) -> npt.NDArray[np.int64]:
     """The group the app would show per slice (-1: no canal found, so no grade)."""
     called = np.full(len(predictions), -1, np.int64)

@@ -55,6 +55,9 @@ class TrainOptions:
     val_fraction: float = 0.15
     workers: int = 0
     init_weights: Path | None = None
+    # Fine-tuning: start from a finished run's weights (and, for the grader, its window
+    # normalisation); the optimiser, schedule and data split are new.
+    init_checkpoint: Path | None = None
     device: str = "auto"
     slice_stride: int = 1
     show_progress: bool = True

@@ -34,6 +34,8 @@ from torch import nn
 from mscc_desktop.core.findings import Thresholds
 from mscc_desktop.core.windows import PAPER_WINDOWS
 from mscc_desktop.inference.manifest import (
+    INTENDED_USE,
+    INTENDED_USE_INSERTED,
     DetectorSpec,
     GraderSpec,
     ModelManifest,
@@ -390,6 +392,9 @@ def export_model(
         ),
         thresholds=thresholds or Thresholds(),
         training_data=data,
+        # Real CT in the training data (with inserted disease) changes what the card says.
+        synthetic_only=data.synthetic,
+        intended_use=INTENDED_USE if data.synthetic else INTENDED_USE_INSERTED,
         architecture={
             "detector": {
                 "network": "Faster R-CNN (torchvision), top-1 canal box per image",

@@ -34,11 +34,26 @@ DICOM_FOLDER = "dicom"
 
 
 def find_studies(data_dir: str | os.PathLike[str]) -> list[Path]:
-    """Study folders under ``data_dir``: those holding a ``labels.csv``, sorted by path."""
+    """Study folders under ``data_dir``: those holding a ``labels.csv``, sorted by path.
+
+    Linked folders are followed (a training set may be a folder of links to studies kept
+    elsewhere, as the patient folds are), each real folder once.
+    """
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such data folder")
-    return sorted(p.parent for p in root.rglob(LABELS_FILE) if p.is_file())
+    found: list[Path] = []
+    seen: set[str] = set()
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        subfolders.sort()
+        if LABELS_FILE in files and (Path(folder) / LABELS_FILE).is_file():
+            found.append(Path(folder))
+    return sorted(found)
 
 
 def load_study(folder: Path, *, workers: int | None = None) -> LabelledStudy:

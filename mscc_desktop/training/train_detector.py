@@ -35,6 +35,7 @@ from mscc_desktop.training.engine import (
     Progress,
     TrainOptions,
     build_optimizer,
+    load_checkpoint,
     lr_factor,
     resolve_config,
     set_lr,
@@ -167,6 +168,8 @@ def _train(
         load_init_weights(model.backbone.body, options.init_weights)
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
+    elif options.init_checkpoint is not None:
+        model.load_state_dict(load_checkpoint(options.init_checkpoint, kind="detector")["model"])
     model = model.to(context.device)
     # Frozen batch norm is for fine-tuning pretrained weights (the paper's set-up). From random
     # initialisation it would freeze every residual branch at its zero-initialised scale.

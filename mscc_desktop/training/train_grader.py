@@ -42,6 +42,7 @@ from mscc_desktop.training.engine import (
     Progress,
     TrainOptions,
     build_optimizer,
+    load_checkpoint,
     lr_factor,
     resolve_config,
     set_lr,
@@ -175,9 +176,19 @@ def _train(
         logger.warning("no validation studies: validating on the training slices")
         val_idx = train_idx
     train_only = samples.subset(train_idx)
+    start = (
+        load_checkpoint(options.init_checkpoint, kind="grader")
+        if checkpoint is None and options.init_checkpoint is not None
+        else None
+    )
     if checkpoint is not None:
         mean, std = tuple(checkpoint["norm_mean"]), tuple(checkpoint["norm_std"])
         counts = list(checkpoint["class_counts"])
+    elif start is not None:
+        # The network's inputs keep the normalisation it learnt with; the class weights
+        # follow the new data.
+        mean, std = tuple(start["norm_mean"]), tuple(start["norm_std"])
+        counts = train_only.class_counts()
     else:
         mean, std = window_statistics(train_only, config)
         counts = train_only.class_counts()
@@ -186,6 +197,8 @@ def _train(
     model = CWLGrader(config.arch, n_windows=config.n_windows, temperature=config.temperature)
     if options.init_weights is not None and checkpoint is None:
         _init_from_file(model, options.init_weights)
+    if start is not None:
+        model.load_state_dict(start["model"])
     if checkpoint is not None:
         # With weight averaging "model" holds the average (what is exported) and
         # "training_model" the weights the optimiser was moving.
