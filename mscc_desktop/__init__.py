@@ -1,6 +1,7 @@
 """mscc-desktop: an offline workstation that flags metastatic spinal cord compression on CT.
 
-Not for clinical use: the shipped models are trained on synthetic phantoms only.
+Not for clinical use: the shipped model has never seen a real patient with epidural disease
+(synthetic phantoms, and disease-free real CT with disease inserted by software).
 """
 
 from __future__ import annotations

@@ -123,10 +123,9 @@ def format_worklist(outcomes: Sequence[SeriesOutcome]) -> str:
         f"{'#':>3}  {'FLAG':7} {'P(high)':>7} {'CUT-OFF':>7}  {'LESIONS':>7}  {'KEY SLICES':12} "
         f"{'PATIENT ID':14} {'NAME':22} {'DATE':10} {'ACCESSION':12} SERIES / NOTES"
     )
-    lines = [
-        "",
-        "Worklist (high-grade first; synthetic-trained model, not for clinical use)",
-    ]
+    synthetic = any(o.result is not None and o.result.provenance.synthetic_only for o in outcomes)
+    trained = "synthetic-trained model" if synthetic else "research model"
+    lines = ["", f"Worklist (high-grade first; {trained}, not for clinical use)"]
     lines += [f"Model limitation: {text}" for text in _limitations(outcomes)]
     lines += [WORKLIST_LEGEND, header]
     for number, outcome in enumerate(sort_worklist(outcomes), start=1):

@@ -10,9 +10,10 @@ from mscc_desktop import __version__
 from mscc_desktop.gui.services import ModelInfo
 
 INTENDED_USE = (
-    "NOT FOR CLINICAL USE. The shipped model was trained on synthetic CT phantoms only; it has "
-    "not been validated on patients. Results are research output for testing the workstation "
-    "and must not guide diagnosis or treatment."
+    "NOT FOR CLINICAL USE. The shipped model has never seen a real patient with epidural "
+    "disease: it learnt from synthetic CT phantoms and from disease-free real CT with disease "
+    "inserted by software, and it has not been validated on patients. Results are research "
+    "output for testing the workstation and must not guide diagnosis or treatment."
 )
 METHOD = (
     "Method after Hallinan et al., Front. Oncol. 2023: each axial slice in three CT windows "

@@ -49,8 +49,10 @@ GROUP_BILSKY: dict[GradeGroup, str] = {
 
 UNVERIFIED_TEXT = "AI result, not verified by a radiologist"
 INTENDED_USE_TEXT = (
-    "Not for clinical use: the model was trained on synthetic CT phantoms only. "
-    "Research and evaluation software; every result must be checked by a radiologist."
+    "Not for clinical use: the model has never seen a real patient with epidural disease (it "
+    "learnt from synthetic phantoms and, where its limitations say so, from real CT with "
+    "disease inserted by software). Research and evaluation software; every result must be "
+    "checked by a radiologist."
 )
 
 

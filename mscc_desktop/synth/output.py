@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from mscc_desktop.core.dicom.write import CtSeriesSpec, FileNaming, TransferSyntax, write_ct_series
 from mscc_desktop.core.labels import (
@@ -35,6 +37,7 @@ from mscc_desktop.synth.params import GENERATOR_NAME, GeneratorConfig, Phase, St
 from mscc_desktop.synth.sampling import sample_study, study_seed
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 DICOM_DIR = "dicom"
 VOC_DIR = "voc"
@@ -122,21 +125,13 @@ def write_study(
         ``folder`` exists and ``overwrite`` is false.
     """
     target = Path(folder)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists; choose another folder or --overwrite")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.partial-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
-    try:
-        written = _write_into(study, staging, transfer_syntax, number or _number(study.params))
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    written = write_folder_atomically(
+        target,
+        lambda staging: _write_into(
+            study, staging, transfer_syntax, number or _number(study.params)
+        ),
+        overwrite=overwrite,
+    )
     files = tuple(target / DICOM_DIR / path.name for path in written.dicom_files)
     return WrittenStudy(
         target,
@@ -145,6 +140,35 @@ def write_study(
         written.study_instance_uid,
         written.series_instance_uid,
     )
+
+
+def write_folder_atomically(
+    target: Path, fill: Callable[[Path], _T], *, overwrite: bool = False
+) -> _T:
+    """Run ``fill`` on a hidden staging folder beside ``target`` and rename it to ``target``
+    when it returns, so a reader never sees a half-written study (see the module docstring).
+
+    Raises
+    ------
+    FileExistsError
+        ``target`` exists and ``overwrite`` is false.
+    """
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists; choose another folder or --overwrite")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.partial-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    try:
+        result = fill(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result
 
 
 def _number(params: StudyParams) -> str:

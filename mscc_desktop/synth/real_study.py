@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,7 +52,13 @@ from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, repor
 from mscc_desktop.core.volume import SeriesInfo, Volume
 from mscc_desktop.core.windows import Window
 from mscc_desktop.synth.canal import EpiduralState
-from mscc_desktop.synth.output import DICOM_DIR, LABELS_FILE, STUDY_FILE, VOC_DIR
+from mscc_desktop.synth.output import (
+    DICOM_DIR,
+    LABELS_FILE,
+    STUDY_FILE,
+    VOC_DIR,
+    write_folder_atomically,
+)
 from mscc_desktop.synth.params import (
     GENERATOR_NAME,
     GENERATOR_VERSION,
@@ -95,10 +100,12 @@ class RealSeries:
 class InsertionConfig:
     """How lesions are drawn for each diseased variant."""
 
-    lesions: tuple[int, ...] = (1, 2, 3)
-    lesion_weights: tuple[float, ...] = (0.45, 0.4, 0.15)
+    # Two to four lesions per diseased variant: about a third of its slices carry disease,
+    # so the grader sees real canals with disease about as often as without.
+    lesions: tuple[int, ...] = (2, 3, 4)
+    lesion_weights: tuple[float, ...] = (0.35, 0.4, 0.25)
     high_share: float = 0.55  # of lesions, high grade (1c/2/3) rather than low (1a/1b)
-    length_mm: tuple[float, float] = (14.0, 65.0)  # head-foot extent of a lesion
+    length_mm: tuple[float, float] = (16.0, 75.0)  # head-foot extent of a lesion
     min_slices: int = 2  # a lesion spans at least this many slices of the series
     bone_with_lesion: float = 0.7  # share of lesions shown with their bone metastasis
     bone_only: float = 0.35  # share of variants with a bone-only metastasis elsewhere
@@ -483,21 +490,8 @@ def write_inserted(
 ) -> Path:
     """Write ``study`` as ``out_dir/<series>__vNN`` (atomically, like the generator)."""
     target = Path(out_dir) / study_name(study.series, study.variant)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists; choose another folder or --overwrite")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.partial-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
-    try:
-        _write_into(study, staging, seed)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    write_folder_atomically(target, lambda staging: _write_into(study, staging, seed),
+                            overwrite=overwrite)  # fmt: skip
     return target
 
 

@@ -273,7 +273,9 @@ def _training_data(nets: LoadedNetworks) -> TrainingData:
     by ``scripts/train_shipped_model.py``: generator, version, seeds)."""
     det = nets.detector_ckpt.get("training_data", {})
     gra = nets.grader_ckpt.get("training_data", {})
-    dataset = det.get("dataset") or gra.get("dataset") or {}
+    # The grader's data set first: it is the fuller one when the two differ (the recipe gives
+    # the detector fewer phantoms and variants, since a detector step costs 8x more).
+    dataset = gra.get("dataset") or det.get("dataset") or {}
     seeds = dataset.get("seeds", [])
     synthetic = bool(dataset.get("synthetic", True))
     return TrainingData(

@@ -26,12 +26,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import resource
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -59,6 +57,7 @@ from mscc_desktop.training.acceptance import (
 )
 from mscc_desktop.training.metrics import box_iou
 from mscc_desktop.training.study_reader import find_studies
+from mscc_desktop.training.timing import Clock
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +83,11 @@ class ProtocolSettings:
     groups: tuple[tuple[str, ...], ...] = DEFAULT_PATIENT_GROUPS
     seeds: tuple[int, ...] = (1, 2, 3)
     config: str = "compact"
-    grader_epochs: int = 5
-    detector_epochs: int = 2
-    # Fine-tuning from trained networks: a quarter of the from-scratch learning rates.
-    grader_lr: float = 0.0005
+    grader_epochs: int = 8
+    detector_epochs: int = 3
+    # Fine-tuning from trained networks: half (grader) and a quarter (detector) of the
+    # from-scratch learning rates.
+    grader_lr: float = 0.001
     detector_lr: float = 0.005
     grader_phantom_studies: int = 20
     detector_phantom_studies: int = 10
@@ -106,6 +106,7 @@ class StudyInfo:
     variant: int
     small_fov: bool
     anatomy: str  # the same for the other reconstructions (kernels) of the same slices
+    source: str  # the source series, relative to the real data folder
 
 
 def study_info(folder: Path) -> StudyInfo:
@@ -118,6 +119,7 @@ def study_info(folder: Path) -> StudyInfo:
         int(extra.get("variant", 0)),
         bool(extra.get("small_fov_mm")),
         str(extra.get("anatomy", folder.name)),
+        str(extra.get("source", "")),
     )
 
 
@@ -163,28 +165,6 @@ def _describe(
     (folder / "dataset.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
-class _Clock:
-    """Wall and CPU seconds per named step (children included)."""
-
-    def __init__(self) -> None:
-        self.steps: dict[str, dict[str, float]] = {}
-
-    @staticmethod
-    def _cpu() -> float:
-        own = resource.getrusage(resource.RUSAGE_SELF)
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-    def run(self, name: str, action: Callable[[], None]) -> None:
-        wall, cpu = time.perf_counter(), self._cpu()
-        action()
-        self.steps[name] = {
-            "wall_s": round(time.perf_counter() - wall, 1),
-            "cpu_s": round(self._cpu() - cpu, 1),
-        }
-        logger.info("%s: %.0f s", name, self.steps[name]["wall_s"])
-
-
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "mscc_desktop", *args]
 
@@ -207,7 +187,7 @@ class Protocol:
         self.folds = make_folds(settings.groups)
         self.real = [study_info(f) for f in find_studies(settings.real_studies)]
         self.phantoms = find_studies(settings.phantom_train)
-        self.clock = _Clock()
+        self.clock = Clock()
         known = {p for g in settings.groups for p in g}
         unknown = sorted({i.patient for i in self.real} - known - {PHANTOM})
         if unknown:
@@ -395,7 +375,7 @@ class Protocol:
                 k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.s).items()
             },
             "cost": {
-                "steps": self.clock.steps,
+                "steps": self.clock.steps(),
                 "machine": f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
             },
         }

@@ -28,7 +28,6 @@ import json
 import logging
 import multiprocessing
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.evaluation.calibration import (
     draw_reliability_diagram,
     expected_calibration_error,
@@ -54,6 +54,7 @@ from mscc_desktop.synth.params import GENERATOR_NAME, GENERATOR_VERSION, Generat
 from mscc_desktop.training.acceptance import (
     Predictions,
     acceptance_metrics,
+    called_groups,
     choose_thresholds,
     collect_predictions,
     load_predictions,
@@ -66,6 +67,7 @@ from mscc_desktop.training.patient_protocol import (
     study_info,
 )
 from mscc_desktop.training.study_reader import find_studies
+from mscc_desktop.training.timing import Clock, cpu_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -109,30 +111,10 @@ class RecipeSettings:
     calibration_group: int = 3
     protocol_seeds: tuple[int, ...] = (1, 2, 3)
     model_seed: int = 1
-    fine_tune_grader_epochs: int = 5
-    fine_tune_detector_epochs: int = 2
+    fine_tune_grader_epochs: int = 8
+    fine_tune_detector_epochs: int = 3
     min_sensitivity: float = 0.95
     run_protocol: bool = True
-
-
-def cpu_seconds() -> float:
-    """User + system CPU time of this process and its finished children."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-class Clock:
-    """Wall and CPU seconds of named steps."""
-
-    def __init__(self) -> None:
-        self.wall: dict[str, float] = {}
-        self.cpu: dict[str, float] = {}
-
-    def record(self, name: str, wall_start: float, cpu_start: float) -> None:
-        self.wall[name] = round(time.perf_counter() - wall_start, 1)
-        self.cpu[name] = round(cpu_seconds() - cpu_start, 1)
-        print(f"=== {name} took {self.wall[name]:.0f} s (CPU {self.cpu[name]:.0f} s)", flush=True)
 
 
 def cli(*args: str) -> list[str]:
@@ -370,6 +352,23 @@ def final_model(s: RecipeSettings, runs: Path, real: Path, clock: Clock) -> dict
     clock.record("calibrate on the calibration patients", wall, cpu)
     calibration_figures = acceptance_metrics(calibrated, thresholds)
     calibration_figures["patients"] = list(calibration)
+    # The unchanged real series of the calibration patients (never trained on): what the
+    # model does on real, disease-free CT, slice by slice (checked by the shipped-model test).
+    unchanged = [
+        k for k, name in enumerate(calibrated.study_names)
+        if study_info(dirs["calibration"] / name).variant == 0
+        and not study_info(dirs["calibration"] / name).small_fov
+    ]  # fmt: skip
+    free = calibrated.of_studies(unchanged)
+    called = called_groups(free, thresholds)
+    calibration_figures["disease_free"] = {
+        "n_slices": len(free),
+        "canal_found_iou50": acceptance_metrics(free, thresholds)["canal_found_iou50"],
+        "called_high": int((called == GradeGroup.HIGH.position).sum()),
+        "called_low": int((called == GradeGroup.LOW.position).sum()),
+        "series": sorted({study_info(dirs["calibration"] / free.study_names[k]).source
+                          for k in unchanged}),
+    }  # fmt: skip
     calibration_figures["temperature"] = {
         "value": round(fit.temperature, 4),
         "nll_before": round(fit.nll_before, 4),

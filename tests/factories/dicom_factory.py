@@ -322,3 +322,19 @@ def set_sop_class(path: Path, uid: str) -> None:
         ds.file_meta.MediaStorageSOPClassUID = UID(uid)
 
     rewrite(path, change)
+
+
+def two_kernel_series(folder: Path) -> None:
+    """One scan reconstructed twice: B70f (sharp) as series 2, B40f (soft tissue) as series 3."""
+    for number, kernel in ((2, "B70f"), (3, "B40f")):
+        write_series(
+            folder / kernel,
+            n_slices=12,
+            seed=kernel,
+            info=series_info(
+                series_number=number,
+                series_description=f"Thorax {kernel}",
+                manufacturer="SIEMENS",
+                convolution_kernel=kernel,
+            ),
+        )

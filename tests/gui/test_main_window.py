@@ -20,6 +20,7 @@ from mscc_desktop.gui.main_window import (
     dropped_folder,
 )
 from mscc_desktop.storage.records import ReviewDecision
+from tests.factories.dicom_factory import two_kernel_series
 from tests.gui import gestures
 from tests.gui.conftest import WindowFactory
 from tests.gui.fakes import FakeAnalyser, PacedBackend, write_phantom_study
@@ -254,28 +255,10 @@ def test_a_folder_with_several_series_asks_which(
     assert window.state.n_slices == 12
 
 
-def _two_kernels(folder: Path) -> None:
-    """One scan reconstructed twice: B70f (sharp) as series 2, B40f (soft tissue) as series 3."""
-    from tests.factories import dicom_factory as factory
-
-    for number, kernel in ((2, "B70f"), (3, "B40f")):
-        factory.write_series(
-            folder / kernel,
-            n_slices=12,
-            seed=kernel,
-            info=factory.series_info(
-                series_number=number,
-                series_description=f"Thorax {kernel}",
-                manufacturer="SIEMENS",
-                convolution_kernel=kernel,
-            ),
-        )
-
-
 def test_a_folder_with_two_kernels_recommends_and_opens_the_soft_tissue_one(
     windows: WindowFactory, qtbot, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    _two_kernels(tmp_path / "two")
+    two_kernel_series(tmp_path / "two")
     window = windows.open()
     picks = []
 
@@ -295,7 +278,7 @@ def test_series_chooser_names_kernels_and_why(qapp, tmp_path: Path) -> None:  # 
     from mscc_desktop.core.dicom.scan import scan_folder
     from mscc_desktop.gui.series_chooser import KERNEL_COLUMN, WHY_COLUMN, SeriesChooser
 
-    _two_kernels(tmp_path)
+    two_kernel_series(tmp_path)
     scan = scan_folder(tmp_path, workers=1)
     dialog = SeriesChooser(scan.series, pick_series(scan.series))
     rows = {

@@ -1,36 +1,42 @@
-"""The shipped model on a freshly generated study: findings and flag match the ground truth.
+"""The shipped model: on a generated study, on the demo as a new user opens it, on real CT,
+and what its manifest records (every issue-20 figure, and a plain statement where a figure
+misses its target).
 
-Skips until ``models/<default id>`` and the ``synth`` command exist. Real ONNX Runtime on the
-CPU, the whole path a user takes: DICOM folder → volume → backend → analysis.
+Skips until ``models/<default id>`` exists. Real ONNX Runtime on the CPU, the whole path a
+user takes: DICOM folder → volume → backend → analysis.
 """
 
 from __future__ import annotations
 
 import csv
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from PySide6 import QtCore
 
-from mscc_desktop.core.config import DEFAULT_MODEL_ID, models_dir
+from mscc_desktop.core.config import DEFAULT_MODEL_ID, AppConfig, models_dir
 from mscc_desktop.core.findings import AnalysisStatus
 from mscc_desktop.core.grades import GradeGroup
+from mscc_desktop.evaluation.real_ct_protocol import HEADLINE, TARGETS, misses
 
-REAL_BOXES = Path(__file__).resolve().parents[1] / "data" / "real_canal_boxes"
 SEED = 990_001  # never used for training (the training script's seeds are below 10^5)
 
 
-def _skip_unless_ready() -> Path:
+def _shipped() -> Path:
     folder = models_dir() / DEFAULT_MODEL_ID
     if not (folder / "manifest.json").is_file():
         pytest.skip(f"no shipped model in {folder}")
-    if importlib.util.find_spec("mscc_desktop.cli.synth_cmd") is None:
-        pytest.skip("the synthetic-study generator (mscc-desktop synth) is not available")
     return folder
 
 
 def test_shipped_model_matches_ground_truth_on_a_generated_study(tmp_path: Path) -> None:
-    folder = _skip_unless_ready()
+    folder = _shipped()
+    if importlib.util.find_spec("mscc_desktop.cli.synth_cmd") is None:
+        pytest.skip("the synthetic-study generator (mscc-desktop synth) is not available")
     from mscc_desktop.cli import main
     from mscc_desktop.core.dicom import open_folder
     from mscc_desktop.inference.backends import create_backend, resolve_model
@@ -58,39 +64,93 @@ def test_shipped_model_matches_ground_truth_on_a_generated_study(tmp_path: Path)
     for s in slices:
         if truth[s.sop_instance_uid] is GradeGroup.HIGH:
             assert any(les.first_slice - 1 <= s.index <= les.last_slice + 1 for les in high_lesions)
-    agree = sum(s.group is truth[s.sop_instance_uid] for s in slices if s.canal_found)
-    assert agree / max(1, sum(s.canal_found for s in slices)) >= 0.85
 
 
-def test_shipped_manifest_records_evaluation_that_meets_the_targets() -> None:
-    """Issue 4's acceptance, as measured by scripts/train_shipped_model.py on its test set."""
-    folder = models_dir() / DEFAULT_MODEL_ID
-    if not (folder / "manifest.json").is_file():
-        pytest.skip(f"no shipped model in {folder}")
+def test_the_manifest_records_every_figure_and_states_each_missed_target() -> None:
+    """Issue 20: the protocol's figures over >= 3 seeds, the calibration patients apart from
+    the training patients, the phantom test set, and a plain statement per missed target."""
     from mscc_desktop.inference.backends import resolve_model
 
-    manifest = resolve_model(folder)
+    manifest = resolve_model(_shipped())
     evaluation = manifest.evaluation
-    assert evaluation["n_studies"] >= 20
+    # The phantom test set, at the thresholds the app uses.
+    assert evaluation["n_studies"] >= 20 and evaluation["phantom_test"]
     assert evaluation["test_seed"] not in manifest.training_data.seeds
-    assert evaluation["canal_ap50"] >= 0.98
-    assert evaluation["three_class_ac1"] >= 0.90
-    assert evaluation["high_grade_image_sensitivity"] >= 0.95
-    assert evaluation["high_grade_image_specificity"] >= 0.95
-    assert evaluation["high_grade_study_sensitivity"] >= 0.95
-    # The thresholds evaluated are the ones the app uses.
     th = manifest.thresholds
     assert evaluation["thresholds"] == {
         "high": th.high,
         "any_mscc": th.any_mscc,
         "canal_score": th.canal_score,
     }
-    real = evaluation.get("real_ct_canal_check")
-    if real is not None:
-        # Recorded on the whole hand-checked set as it stands (it grew from 28 slices to every
-        # slice of 12 patients): re-run the check after the boxes change.
-        n_boxes = len(list(REAL_BOXES.rglob("*.xml")))
-        assert real["n_slices"] == n_boxes, "real-CT check recorded on an older box set"
-        assert real["found_share_iou50"] >= 0.9 and real["n_graded_high"] == 0
+    # Calibrated on patients it never trained on.
+    roles = {
+        p: v["role"] for p, v in evaluation["training_data_by_patient"]["real_patients"].items()
+    }
+    calibration = set(evaluation["calibration_patients"]["patients"])
+    assert calibration and all(roles[p] == "calibration" for p in calibration)
+    assert sum(r == "train" for r in roles.values()) >= 6
+    assert manifest.probability_temperature != 1.0
+    assert not manifest.synthetic_only  # real CT was in its training data, and it says so
+    # The patient-level protocol: every headline figure over at least three seeds.
+    protocol = evaluation["patient_protocol"]
+    summary = protocol["summary"]
+    for name in HEADLINE:
+        if name.startswith("two_kernels"):
+            continue
+        assert summary[name]["n_seeds"] >= 3, name
+    tested = sorted(p for fold in protocol["folds"] for p in fold["test"])
+    assert tested == sorted(roles), "every real patient is tested exactly once"
+    # Where a figure misses its target, the model card says so in plain words.
+    text = " ".join(manifest.limitations)
+    assert "Not for clinical use" in text and "inserted" in text
+    said = {
+        "real_called_high": "of slices high grade",
+        "real_studies_flagged_high": "disease-free studies as high grade",
+        "inserted_high_sensitivity": "of high-grade slices at",
+        "inserted_high_specificity": "of high-grade slices at",
+        "inserted_study_sensitivity": "inserted high-grade disease",
+        "inserted_ac1": "Gwet's AC1",
+        "canal_found_real": "spinal canal on",
+    }
+    for name, target in TARGETS.items():
+        assert (said[name] in text) == misses(summary[name]["mean"], target), name
     size = sum(f.stat().st_size for f in models_dir().rglob("*") if f.is_file())
     assert size <= 40e6
+
+
+def test_the_readme_first_command_analyses_the_demo(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``mscc-desktop --demo`` as a new user runs it: the demo opens and is analysed with the
+    shipped model, with nothing more to press; its high-grade lesions are flagged."""
+    _shipped()
+    from mscc_desktop.gui.app import create_main_window
+    from mscc_desktop.gui.services import DefaultServices
+
+    data = tmp_path / "data"
+    config = AppConfig(data_dir=data, db_path=data / "store.sqlite", models_dir=models_dir())
+    qsettings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
+    qsettings.setValue("analysis/backend", "onnx-cpu")
+    window = create_main_window(config, services=DefaultServices(config), qsettings=qsettings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.controller.model_info is not None, timeout=120_000)
+    with qtbot.waitSignal(window.controller.analysis.finished, timeout=300_000):
+        window.controller.open_demo()
+    findings = window.state.findings
+    assert findings is not None and findings.high_grade
+    assert DEFAULT_MODEL_ID in window.model_label.text()
+
+
+@pytest.mark.real_data
+def test_analyze_on_a_real_ct_folder(real_data_dir: Path, tmp_path: Path) -> None:
+    """``mscc-desktop analyze`` on a real series, as the README shows: it runs with the
+    shipped model and prints the worklist with the model's limitations."""
+    _shipped()
+    env = {**os.environ, "MSCC_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "mscc_desktop", "analyze", str(real_data_dir / "lidc_idri"),
+         "--no-db", "--backend", "onnx-cpu"],
+        capture_output=True, text=True, env=env, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert DEFAULT_MODEL_ID in done.stdout + done.stderr
+    assert "Model limitation" in done.stdout + done.stderr

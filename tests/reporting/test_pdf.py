@@ -88,7 +88,7 @@ def test_method_provenance_intended_use_and_bilsky_scale(
         prov.model_sha256,
         "onnxruntime 1.31.1 · CPU · 2 threads",
         f"mscc-desktop {reviewed_inputs.software_version}",
-        "Not for clinical use: the model was trained on synthetic CT phantoms only",
+        "Not for clinical use: the model has never seen a real patient with epidural disease",
         "Bilsky 1c High grade Thecal sac deformed, cord abutted but not compressed",
         "Bilsky 3 High grade Cord compressed, no CSF visible around the cord",
     ):

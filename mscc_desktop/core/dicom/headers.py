@@ -17,6 +17,7 @@ from typing import TypeVar
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+from mscc_desktop.core.dicom.decode import PixelFormat
 from mscc_desktop.core.volume import SeriesInfo, Vector3
 from mscc_desktop.core.windows import Window, dicom_window
 
@@ -93,6 +94,20 @@ class ImageHeader:
     @property
     def is_secondary_capture(self) -> bool:
         return self.sop_class_uid.startswith(SECONDARY_CAPTURE_PREFIX)
+
+    def pixel_format(self) -> PixelFormat:
+        """How this file's pixels are laid out, for the decoder."""
+        return PixelFormat(
+            rows=self.rows,
+            columns=self.columns,
+            n_frames=self.n_frames,
+            bits_allocated=self.bits_allocated,
+            bits_stored=self.bits_stored,
+            pixel_representation=self.pixel_representation,
+            samples_per_pixel=self.samples_per_pixel,
+            transfer_syntax_uid=self.transfer_syntax_uid,
+            pixel_data_offset=self.pixel_data_offset,
+        )
 
 
 @dataclass(frozen=True, slots=True)

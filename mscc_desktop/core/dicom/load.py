@@ -25,7 +25,6 @@ from mscc_desktop.core.dicom.decode import (
     DecodedFrame,
     DecodeTask,
     HuRule,
-    PixelFormat,
     run_task,
     run_tasks,
 )
@@ -129,17 +128,7 @@ def _tasks(
     tasks: list[DecodeTask] = []
     for key, frames in by_file.items():
         header = headers[key]
-        fmt = PixelFormat(
-            rows=header.rows,
-            columns=header.columns,
-            n_frames=header.n_frames,
-            bits_allocated=header.bits_allocated,
-            bits_stored=header.bits_stored,
-            pixel_representation=header.pixel_representation,
-            samples_per_pixel=header.samples_per_pixel,
-            transfer_syntax_uid=header.transfer_syntax_uid,
-            pixel_data_offset=header.pixel_data_offset,
-        )
+        fmt = header.pixel_format()
         # Large multi-frame files are cut so that several workers share them.
         for start in range(0, len(frames), 16):
             tasks.append(

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from mscc_desktop.core.dicom.decode import DecodeTask, HuRule, PixelFormat, run_task
+from mscc_desktop.core.dicom.decode import DecodeTask, HuRule, run_task
 from mscc_desktop.core.dicom.geometry import DisplayTransform, axes
 from mscc_desktop.core.dicom.headers import FrameRef
 
@@ -103,17 +103,7 @@ def series_noise_hu(frames: Sequence[FrameRef]) -> float | None:
         or not 0 < header.columns <= _MAX_SIDE_PIXELS
     ):
         return None
-    fmt = PixelFormat(
-        rows=header.rows,
-        columns=header.columns,
-        n_frames=header.n_frames,
-        bits_allocated=header.bits_allocated,
-        bits_stored=header.bits_stored,
-        pixel_representation=header.pixel_representation,
-        samples_per_pixel=header.samples_per_pixel,
-        transfer_syntax_uid=header.transfer_syntax_uid,
-        pixel_data_offset=header.pixel_data_offset,
-    )
+    fmt = header.pixel_format()
     rule = HuRule(
         slope=geometry.rescale_slope if geometry.rescale_slope is not None else 1.0,
         intercept=geometry.rescale_intercept or 0.0,

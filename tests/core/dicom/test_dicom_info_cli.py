@@ -82,26 +82,10 @@ def test_no_patient_data_in_logs(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     assert "Test^Patient" not in text and "P1" not in text and "ACC1" not in text
 
 
-def _two_kernels(folder: Path) -> None:
-    """One scan reconstructed twice: B70f (sharp) as series 2, B40f (soft tissue) as series 3."""
-    for number, kernel in ((2, "B70f"), (3, "B40f")):
-        factory.write_series(
-            folder / kernel,
-            n_slices=12,
-            seed=kernel,
-            info=factory.series_info(
-                series_number=number,
-                series_description=f"Thorax {kernel}",
-                manufacturer="SIEMENS",
-                convolution_kernel=kernel,
-            ),
-        )
-
-
 def test_report_names_the_kernels_behind_the_pick(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _two_kernels(tmp_path)
+    factory.two_kernel_series(tmp_path)
     assert main(["info", str(tmp_path)]) == EXIT_OK
     out = capsys.readouterr().out
     assert '[PICKED] Series 3 "Thorax B40f"' in out
@@ -114,7 +98,7 @@ def test_report_names_the_kernels_behind_the_pick(
 def test_json_report_names_the_kernels_behind_the_pick(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _two_kernels(tmp_path)
+    factory.two_kernel_series(tmp_path)
     assert main(["info", str(tmp_path), "--json"]) == EXIT_OK
     (study,) = json.loads(capsys.readouterr().out)["patients"][0]["studies"]
     assert "soft-tissue kernel B40f preferred over B70f (sharp)" in study["pick_reason"]
