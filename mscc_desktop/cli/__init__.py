@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Protocol, cast
 
+from mscc_desktop.core.app_logging import configure_logging
 from mscc_desktop.core.errors import Cancelled, MsccError
 
 EXIT_OK = 0
@@ -72,13 +72,6 @@ def _gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mscc-desktop`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -92,10 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
             command.add_arguments(parser)
             args = parser.parse_args(args_list[1:])
-            _configure_logging(args.verbose)
+            configure_logging(args.verbose)
             return command.run(args)
         args = _gui_parser().parse_args(args_list)
-        _configure_logging(args.verbose)
+        configure_logging(args.verbose)
         if args.version:
             print(_version_text())
             return EXIT_OK

@@ -64,6 +64,10 @@ class ProgressBar:
 
 
 # -------------------------------------------------------------------------------- worklist
+NOT_ANALYSED = "–"
+"""Shown for a P(high) or cut-off that does not exist (series not analysed)."""
+
+
 def _peak_high(result: AnalysisResult | None) -> float:
     if result is None or result.findings is None:
         return -1.0
@@ -136,7 +140,9 @@ def format_worklist(outcomes: Sequence[SeriesOutcome]) -> str:
         date = study.study_date or (info.study_date if info else "")
         result = outcome.result
         peak = _peak_high(result)
-        cut_off = result.thresholds.high if result is not None else float("nan")
+        # A series that was not analysed has no P(high) and no cut-off: a dash, never "nan".
+        shown_peak = f"{peak:7.2f}" if peak >= 0 else f"{NOT_ANALYSED:>7}"
+        cut_off = f"{result.thresholds.high:7.2f}" if result is not None else f"{NOT_ANALYSED:>7}"
         lesions = keys = ""
         notes = outcome.entry.description if outcome.entry is not None else ""
         if result is not None and result.findings is not None:
@@ -152,8 +158,7 @@ def format_worklist(outcomes: Sequence[SeriesOutcome]) -> str:
         if outcome.error:
             notes += f" - {outcome.error}"
         lines.append(
-            f"{number:>3}  {_flag(outcome):7} {peak if peak >= 0 else float('nan'):7.2f} "
-            f"{cut_off:7.2f}  "
+            f"{number:>3}  {_flag(outcome):7} {shown_peak} {cut_off}  "
             f"{lesions:>7}  {keys:12} {patient_id[:14]:14} {name[:22]:22} {date[:10]:10} "
             f"{study.accession_number[:12]:12} {notes}"
         )

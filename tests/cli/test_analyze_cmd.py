@@ -157,7 +157,11 @@ def test_a_series_that_fails_to_load_does_not_stop_the_batch(
     assert code == EXIT_ERROR
     flags = [s["flag"] for s in json.loads(json_path.read_text())["series"]]
     assert flags == ["HIGH", "normal", "FAILED"]
-    assert "cannot be decoded" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "cannot be decoded" in out
+    # The failed series has no P(high) and no cut-off: a dash in the worklist, never "nan".
+    failed_row = next(line for line in out.splitlines() if " FAILED " in line)
+    assert failed_row.split()[2:4] == ["–", "–"] and "nan" not in out.lower().split()
 
 
 def test_exit_code_for_all_refused() -> None:

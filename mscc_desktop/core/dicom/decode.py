@@ -35,6 +35,7 @@ PADDING_HU_LIMIT = -1500.0
 _INT16_MIN, _INT16_MAX = -32768, 32767
 _NATIVE_LE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
 _BIG_ENDIAN = "1.2.840.10008.1.2.2"
+_DEFLATED = "1.2.840.10008.1.2.1.99"
 _JPEG_LS = frozenset({"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"})
 _ENDS_WITH_EOI = _JPEG_LS | {
     "1.2.840.10008.1.2.4.50",  # JPEG baseline
@@ -98,6 +99,13 @@ class DecodedFrame:
     error: str | None = None
     padded: int = 0
     clipped: int = 0
+    cause: str | None = None  # with ``error``: UNSUPPORTED or DAMAGED
+
+
+UNSUPPORTED = "unsupported"
+"""Failure cause: no installed decoder handles the file's transfer syntax."""
+DAMAGED = "damaged"
+"""Failure cause: the syntax is supported, but the pixel data are damaged or cut short."""
 
 
 def _native_frames(task: DecodeTask) -> dict[int, npt.NDArray[Any]] | None:
@@ -281,14 +289,52 @@ def convert_into(stored: npt.NDArray[Any], rule: HuRule, dst: npt.NDArray[Any]) 
     return padded, clipped
 
 
-def _why(error: BaseException, task: DecodeTask) -> str:
+@lru_cache(maxsize=64)
+def decoder_installed(syntax: str) -> bool:
+    """True when a decoder for transfer syntax ``syntax`` is installed (native data needs none)."""
+    if syntax in (*_NATIVE_LE, _BIG_ENDIAN):
+        return True
+    from pydicom.pixels.decoders.base import get_decoder
+
+    try:
+        return bool(get_decoder(syntax).is_available)
+    except NotImplementedError:  # pydicom has no decoder for this syntax at all
+        return False
+
+
+def syntax_name(syntax: str) -> str:
+    """The transfer syntax's name, for people (its UID when pydicom does not know it)."""
+    from pydicom.uid import UID
+
+    name = _SYNTAX_NAMES.get(syntax) or UID(syntax).name
+    return name if name and name != syntax else syntax
+
+
+def _decoder_said(error: BaseException) -> str:
+    """The decoder's own reason in one line, without pydicom's preamble (for the detail)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[-1] if lines else type(error).__name__
+    if "error code" in text and "): " in text:  # "libjpeg error code '-1038' ... Decode(): <why>"
+        text = text.split("): ", 1)[1]
+    elif text.startswith(tuple(f"{plugin}: " for plugin in ("pylibjpeg", "gdcm", "pyjpegls"))):
+        text = text.split(": ", 1)[1]
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _why(error: BaseException, task: DecodeTask) -> tuple[str, str]:
+    """What went wrong with this file's pixel data, for a person, and its cause."""
     syntax = task.fmt.transfer_syntax_uid
-    name = _SYNTAX_NAMES.get(syntax, syntax)
+    name = syntax_name(syntax)
     if isinstance(error, UnusableFrameError):
-        return f"its compressed pixel data is {error} ({name})"
-    if isinstance(error, NotImplementedError | RuntimeError):
-        return f"no installed decoder handles its transfer syntax ({name})"
-    return f"pixel data could not be decoded ({type(error).__name__}; transfer syntax {name})"
+        return f"its compressed pixel data is {error} ({name})", DAMAGED
+    if not decoder_installed(syntax):
+        return f"no installed decoder handles its transfer syntax ({name})", UNSUPPORTED
+    if syntax in (*_NATIVE_LE, _BIG_ENDIAN) or syntax == _DEFLATED:
+        return (
+            f"its pixel data do not match its header: the file is cut short or damaged ({name})",
+            DAMAGED,
+        )
+    return f"its compressed pixel data is damaged: {_decoder_said(error)} ({name})", DAMAGED
 
 
 def run_task(
@@ -308,8 +354,8 @@ def run_task(
     # on damaged or unsupported data; the frame is reported and the rest still loads. The
     # Rust RLE decoder (pyo3) even raises PanicException, which is not an Exception.
     except BaseException as error:  # noqa: BLE001
-        message = _why(error, task)
-        return [DecodedFrame(slot, None, message) for _, slot, _ in task.frames]
+        message, cause = _why(error, task)
+        return [DecodedFrame(slot, None, message, cause=cause) for _, slot, _ in task.frames]
     dtype = np.dtype(task.out_dtype)
     results: list[DecodedFrame] = []
     for frame_index, slot, rule in task.frames:
@@ -322,7 +368,9 @@ def run_task(
                 stored[frame_index], rule, task.transform.stored_view(target)
             )
         except (ValueError, TypeError, KeyError) as error:
-            results.append(DecodedFrame(slot, None, f"unexpected pixel layout ({error})"))
+            results.append(
+                DecodedFrame(slot, None, f"unexpected pixel layout ({error})", cause=DAMAGED)
+            )
             continue
         image = None if out is not None else target
         results.append(DecodedFrame(slot, image, None, padded, clipped))

@@ -22,6 +22,8 @@ import numpy.typing as npt
 
 from mscc_desktop.core.dicom.classify import SeriesEntry
 from mscc_desktop.core.dicom.decode import (
+    DAMAGED,
+    UNSUPPORTED,
     DecodedFrame,
     DecodeTask,
     HuRule,
@@ -54,10 +56,17 @@ can make them allocate (4096² × 8 bytes = 128 MiB; at 16384 a 100 kB file took
 PROCESS_MIN_FRAMES = 8
 """Compressed series shorter than this decode in-process: starting workers costs more."""
 
-_REMEDY = (
-    "Convert the files to an uncompressed or lossless transfer syntax with a DICOM tool "
-    "(for example 'gdcmconv --raw' or 'dcmdjpeg') and open them again."
-)
+_REMEDY = {
+    UNSUPPORTED: (
+        "Convert the files to an uncompressed or lossless transfer syntax with a DICOM tool "
+        "(for example 'gdcmconv --raw' or 'dcmdjpeg') and open them again."
+    ),
+    DAMAGED: (
+        "The files are damaged or incomplete: copy the series again from the scanner or PACS "
+        "(or export it again) and open the new copy."
+    ),
+}
+"""What to do when no slice decodes, by the cause the decoder found."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +309,7 @@ def load_series(
     out = np.empty((len(plan.refs), d_rows, d_cols), dtype=np.dtype(dtype))
     tasks = _tasks(plan, display, dtype, hu_available, map_padding_to_air)
     total = len(plan.refs)
-    failed: dict[int, str] = {}
+    failed: dict[int, DecodedFrame] = {}
     counts = {"done": 0, "padded": 0, "clipped": 0}
 
     def collect(results: list[DecodedFrame]) -> None:
@@ -309,7 +318,7 @@ def load_series(
             counts["padded"] += result.padded
             counts["clipped"] += result.clipped
             if result.error is not None:
-                failed[result.slot] = result.error
+                failed[result.slot] = result
         report(
             progress,
             0.02 + 0.96 * counts["done"] / total,
@@ -331,7 +340,7 @@ def _finish(
     plan: _Plan,
     display: DisplayGeometry,
     out: npt.NDArray[np.generic],
-    failed: dict[int, str],
+    failed: dict[int, DecodedFrame],
     notices: list[Notice],
     counts: dict[str, int],
     hu_available: bool,
@@ -341,16 +350,16 @@ def _finish(
     spacing = plan.spacing_mm
     if failed:
         if len(failed) == len(refs):
-            slot, why = next(iter(failed.items()))
+            slot, first = next(iter(failed.items()))
             raise DicomReadError(
                 f"{refs[slot].header.path.name}: no slice of this series could be decoded: "
-                f"{why}. {_REMEDY}",
+                f"{first.error}. {_REMEDY[first.cause or DAMAGED]}",
                 details=f"{len(failed)} frame(s) failed",
             )
         keep = [slot for slot in range(len(refs)) if slot not in failed]
         by_reason: dict[str, list[str]] = defaultdict(list)
-        for slot, why in sorted(failed.items()):
-            by_reason[why].append(refs[slot].header.path.name)
+        for slot, result in sorted(failed.items()):
+            by_reason[str(result.error)].append(refs[slot].header.path.name)
         for why, names in by_reason.items():
             shown = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
             notices.append(
