@@ -187,7 +187,8 @@ class Protocol:
         self.folds = make_folds(settings.groups)
         self.real = [study_info(f) for f in find_studies(settings.real_studies)]
         self.phantoms = find_studies(settings.phantom_train)
-        self.clock = Clock()
+        # The ledger keeps each step's cost across interrupted and resumed runs.
+        self.clock = Clock(ledger=settings.work / "steps.json")
         known = {p for g in settings.groups for p in g}
         unknown = sorted({i.patient for i in self.real} - known - {PHANTOM})
         if unknown:
@@ -375,6 +376,7 @@ class Protocol:
                 k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.s).items()
             },
             "cost": {
+                "total": self.clock.totals(),
                 "steps": self.clock.steps(),
                 "machine": f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
             },

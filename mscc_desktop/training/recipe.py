@@ -185,7 +185,10 @@ def train_both(commands: dict[str, list[str]], clock: Clock, *, parallel: bool,
         for network, cmd in commands.items():
             run_step(cmd, clock, f"train {network}")
         return
+    if not commands:
+        return
     logs.mkdir(parents=True, exist_ok=True)
+    both_wall, both_cpu = time.perf_counter(), cpu_seconds()
     started: dict[int, tuple[str, float, subprocess.Popen[bytes]]] = {}
     for network, cmd in commands.items():
         print(f"\n=== train {network} (log {logs / network}.log): {' '.join(cmd)}", flush=True)
@@ -199,12 +202,13 @@ def train_both(commands: dict[str, list[str]], clock: Clock, *, parallel: bool,
             continue
         network, wall, process = started.pop(pid)
         process.returncode = os.waitstatus_to_exitcode(status)
-        clock.wall[f"train {network}"] = round(time.perf_counter() - wall, 1)
-        clock.cpu[f"train {network}"] = round(usage.ru_utime + usage.ru_stime, 1)
         print(f"=== train {network} finished ({process.returncode}) after "
-              f"{clock.wall[f'train {network}']:.0f} s", flush=True)  # fmt: skip
+              f"{time.perf_counter() - wall:.0f} s, CPU "
+              f"{usage.ru_utime + usage.ru_stime:.0f} s", flush=True)  # fmt: skip
         if process.returncode != 0:
             failed.append(network)
+    # One step: side by side, the recipe's cost is the pair's wall time, not the sum of both.
+    clock.record(f"train {' and '.join(commands)} side by side", both_wall, both_cpu)
     if failed:
         raise SystemExit(f"training failed: {', '.join(failed)} (see {logs})")
 
@@ -337,11 +341,15 @@ def final_model(s: RecipeSettings, runs: Path, real: Path, clock: Clock) -> dict
             cmd.append("--torch-files")
         run_step(cmd, clock, "export")
 
-    wall, cpu = time.perf_counter(), cpu_seconds()
+    # The fine-tuning steps' cost (kept in the builder's own ledger) counts for the recipe.
+    for name, step in builder.clock.steps().items():
+        clock.wall[f"model: {name}"], clock.cpu[f"model: {name}"] = step["wall_s"], step["cpu_s"]
     cached = s.work / "final" / "calibration_predictions.npz"
     if not cached.exists() or s.force:
+        wall, cpu = time.perf_counter(), cpu_seconds()
         update_model_folder(s.out, probability_temperature=1.0)
         save_predictions(collect_predictions(s.out, find_studies(dirs["calibration"])), cached)
+        clock.record("predict the calibration patients", wall, cpu)
     raw = load_predictions(cached)
     graded = (raw.truth_group >= 0) & np.isfinite(raw.probabilities).all(axis=1)
     graded &= raw.score > 0
@@ -349,7 +357,6 @@ def final_model(s: RecipeSettings, runs: Path, real: Path, clock: Clock) -> dict
     calibrated = _calibrated(raw, fit.temperature)
     thresholds = choose_thresholds(calibrated, min_sensitivity=s.min_sensitivity)
     update_model_folder(s.out, thresholds=thresholds, probability_temperature=fit.temperature)
-    clock.record("calibrate on the calibration patients", wall, cpu)
     calibration_figures = acceptance_metrics(calibrated, thresholds)
     calibration_figures["patients"] = list(calibration)
     # The unchanged real series of the calibration patients (never trained on): what the
@@ -448,7 +455,7 @@ def attach_protocol(out: Path, protocol: dict[str, Any]) -> dict[str, Any]:
 def run_recipe(s: RecipeSettings) -> dict[str, Any]:
     """Every step (see the module docstring); returns the manifest's evaluation block."""
     s.work.mkdir(parents=True, exist_ok=True)
-    clock = Clock()
+    clock = Clock(ledger=s.work / "recipe_steps.json")  # steps of earlier, interrupted runs too
     load_start = os.getloadavg()
     total_wall, total_cpu = time.perf_counter(), cpu_seconds()
     spread = s.render_slices or None
@@ -479,15 +486,21 @@ def run_recipe(s: RecipeSettings) -> dict[str, Any]:
     real = insert_real(s, clock)
     # The model first (it ships even if the protocol is cut short), then its figures.
     evaluation = final_model(s, runs, real, clock)
+    wall_seconds, cpu = dict(clock.wall), dict(clock.cpu)
     if s.run_protocol:
-        wall, cpu = time.perf_counter(), cpu_seconds()
         protocol = Protocol(protocol_settings(s, runs, real)).run()
-        clock.record("patient-level protocol", wall, cpu)
         evaluation = attach_protocol(s.out, protocol)
-    clock.wall["total"] = round(time.perf_counter() - total_wall, 1)
-    clock.cpu["total"] = round(cpu_seconds() - total_cpu, 1)
-    evaluation["recipe_seconds"] = clock.wall
-    evaluation["recipe_cpu_seconds"] = clock.cpu
+        # Its own ledger holds every step's cost, including those of interrupted runs.
+        wall_seconds["patient-level protocol"] = protocol["cost"]["total"]["wall_s"]
+        cpu["patient-level protocol"] = protocol["cost"]["total"]["cpu_s"]
+    wall_seconds["total"] = round(sum(wall_seconds.values()), 1)
+    cpu["total"] = round(sum(cpu.values()), 1)
+    wall_seconds["this run (resumed runs skip finished steps)"] = round(
+        time.perf_counter() - total_wall, 1
+    )
+    cpu["this run (resumed runs skip finished steps)"] = round(cpu_seconds() - total_cpu, 1)
+    evaluation["recipe_seconds"] = wall_seconds
+    evaluation["recipe_cpu_seconds"] = cpu
     evaluation["machine"] = (
         f"{os.cpu_count()} CPUs; load average {load_start[0]:.1f} at start, "
         f"{os.getloadavg()[0]:.1f} at end"
@@ -496,6 +509,6 @@ def run_recipe(s: RecipeSettings) -> dict[str, Any]:
 
     update_model_folder(s.out, evaluation=evaluation)
     (s.work / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=str) + "\n")
-    timings = {"wall_seconds": clock.wall, "cpu_seconds": clock.cpu}
+    timings = {"wall_seconds": wall_seconds, "cpu_seconds": cpu}
     (s.work / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     return evaluation
