@@ -26,6 +26,7 @@ from pydicom import dcmread
 from pydicom.encaps import generate_frames
 from pydicom.pixels.utils import iter_pixels, pixel_array
 
+from mscc_desktop.core.dicom.deflate import InflationRefusedError, read_deflated
 from mscc_desktop.core.dicom.geometry import DisplayTransform
 
 AIR_HU = -1000
@@ -220,6 +221,12 @@ def _pydicom_frames(task: DecodeTask) -> dict[int, npt.NDArray[Any]]:
     plugin = _plugin(task.fmt.transfer_syntax_uid)
     if task.fmt.transfer_syntax_uid in _ENDS_WITH_EOI:
         _check_complete(task.path, task.fmt, indices)
+    if task.fmt.transfer_syntax_uid == _DEFLATED:
+        # Inflated no further than the header allows (pydicom would inflate it all at once).
+        ds = read_deflated(task.path)
+        if task.fmt.n_frames <= 1:
+            return {indices[0]: pixel_array(ds, decoding_plugin=plugin)}
+        return dict(zip(indices, iter_pixels(ds, indices=indices), strict=True))
     try:
         if task.fmt.n_frames <= 1:
             return {indices[0]: pixel_array(task.path, decoding_plugin=plugin)}
@@ -325,6 +332,8 @@ def _why(error: BaseException, task: DecodeTask) -> tuple[str, str]:
     """What went wrong with this file's pixel data, for a person, and its cause."""
     syntax = task.fmt.transfer_syntax_uid
     name = syntax_name(syntax)
+    if isinstance(error, InflationRefusedError):
+        return f"its pixel data were refused: {error} ({name})", DAMAGED
     if isinstance(error, UnusableFrameError):
         return f"its compressed pixel data is {error} ({name})", DAMAGED
     if not decoder_installed(syntax):

@@ -19,6 +19,7 @@ from pathlib import Path
 from pydicom import dcmread
 
 from mscc_desktop.core.dicom.classify import DEFAULT_MIN_SLICES, SeriesEntry
+from mscc_desktop.core.dicom.deflate import InflationRefusedError, looks_deflated, read_deflated
 from mscc_desktop.core.dicom.dicomdir import dicomdir_files
 from mscc_desktop.core.dicom.headers import DICOMDIR_SOP_CLASS, ImageHeader, image_header
 from mscc_desktop.core.dicom.series import PatientEntry, StudyEntry, group_headers
@@ -126,7 +127,7 @@ def read_header(path: Path) -> ReadOutcome:
         )
     with handle:
         try:
-            head = handle.read(132)
+            head = handle.read(1024)  # the preamble and (usually all of) the file meta
         except OSError as error:
             return SkippedFile(
                 path, f"cannot be read: {error.strerror or error}", SkipKind.INACCESSIBLE
@@ -134,9 +135,15 @@ def read_header(path: Path) -> ReadOutcome:
         if not looks_like_dicom(head):
             return SkippedFile(path, "not a DICOM file", SkipKind.NOT_DICOM)
         try:
-            handle.seek(0)
-            ds = dcmread(handle, stop_before_pixels=True, force=True)
-            offset = handle.tell()
+            if looks_deflated(head):  # inflated only as far as its header allows
+                ds = read_deflated(path, stop_before_pixels=True)
+                offset = 0  # no byte offset into a deflated file means anything
+            else:
+                handle.seek(0)
+                ds = dcmread(handle, stop_before_pixels=True, force=True)
+                offset = handle.tell()
+        except InflationRefusedError as error:
+            return SkippedFile(path, f"refused: {error}")
         # A per-file boundary: pydicom raises many exception types on damaged files (of 1,268
         # mutated files only 1 raised InvalidDicomError). One bad file must not end the scan.
         except Exception as error:  # noqa: BLE001
