@@ -30,6 +30,7 @@ class NoticeCode(StrEnum):
     DERIVED = "derived"  # secondary capture, reformat, MIP
     FEW_SLICES = "few_slices"
     BAD_VALUE = "bad_value"  # nonsensical attribute replaced by a safe default
+    SKIPPED_FILES = "skipped_files"  # files of the opened folder that were not used
     # analysis input checks (inference.checks) — the paper's exclusions
     THICK_SLICES = "thick_slices"
     NO_CONTRAST = "no_contrast"

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 
 from mscc_desktop import storage
 from mscc_desktop.core.dicom.classify import SeriesEntry, SeriesPick, pick_series
-from mscc_desktop.core.dicom.scan import ScanResult
+from mscc_desktop.core.dicom.scan import ScanResult, skipped_notices
 from mscc_desktop.core.errors import MsccError, NothingToLoadError, StoreError
 from mscc_desktop.core.findings import AnalysisResult, AnalysisStatus, ModelProvenance
 from mscc_desktop.core.notices import NoticeCode
@@ -185,11 +185,13 @@ class ReadingController(QtCore.QObject):
     def _on_scanned(self, scan: ScanResult, pick: SeriesPick) -> None:
         self.studies_changed.emit()  # recent folders changed
         series = scan.series
+        skipped = skipped_notices(scan.skipped)
+        self.state.set_folder_notices(skipped)
         if not series:
-            skipped = f" ({len(scan.skipped)} file(s) skipped)" if scan.skipped else ""
+            why = "".join(f"\n{n.message}" for n in skipped)
             self.error.emit(
                 "Nothing to open",
-                NothingToLoadError(f"{scan.root}: no DICOM image series found{skipped}."),
+                NothingToLoadError(f"{scan.root}: no DICOM image series found.{why}"),
             )
             return
         entry = series[0] if len(series) == 1 else self.choose_series(scan, pick)

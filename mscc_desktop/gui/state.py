@@ -68,6 +68,7 @@ class ViewerState(QtCore.QObject):
         self._overlays_visible = True
         self._key_images: frozenset[int] = frozenset()
         self._analysis_notices: tuple[Notice, ...] = ()
+        self._folder_notices: tuple[Notice, ...] = ()
 
     # ---- volume -------------------------------------------------------------------------
     @property
@@ -92,6 +93,11 @@ class ViewerState(QtCore.QObject):
         self.key_images_changed.emit()
         self.notices_changed.emit()
         self.slice_changed.emit(self._slice)
+
+    def set_folder_notices(self, notices: Iterable[Notice]) -> None:
+        """What the scan of the opened folder left out (kept while its series are shown)."""
+        self._folder_notices = tuple(notices)
+        self.notices_changed.emit()
 
     # ---- slice --------------------------------------------------------------------------
     @property
@@ -218,11 +224,12 @@ class ViewerState(QtCore.QObject):
     # ---- notices ------------------------------------------------------------------------
     @property
     def notices(self) -> tuple[Notice, ...]:
-        """Loading notices of the volume, then the analysis' input-check warnings (deduplicated)."""
+        """The opened folder's skipped files, the volume's loading notices, then the analysis'
+        input-check warnings (deduplicated)."""
         own = () if self._volume is None else self._volume.notices
         seen: set[tuple[str, str]] = set()
         merged: list[Notice] = []
-        for notice in (*own, *self._analysis_notices):
+        for notice in (*self._folder_notices, *own, *self._analysis_notices):
             key = (notice.code.value, notice.message)
             if key not in seen:
                 seen.add(key)

@@ -19,6 +19,7 @@ from mscc_desktop.gui.main_window import (
     MainWindow,
     dropped_folder,
 )
+from mscc_desktop.core.notices import NoticeCode, Severity
 from mscc_desktop.storage.records import ReviewDecision
 from tests.factories.dicom_factory import two_kernel_series
 from tests.gui import gestures
@@ -398,6 +399,23 @@ def test_non_dicom_folder_gets_a_clear_message(
     boxes = [w for w in window.findChildren(QtWidgets.QMessageBox) if w.isVisible()]
     assert boxes and "no DICOM" in boxes[0].text()
     assert window.state.volume is None
+
+
+def test_skipped_files_of_the_folder_are_listed_beside_the_study(
+    windows: WindowFactory, qtbot, study: Path
+) -> None:  # type: ignore[no-untyped-def]
+    files = sorted(study.rglob("*.dcm"))
+    broken = study / "broken.dcm"
+    broken.write_bytes(files[0].read_bytes()[:300])  # cut inside its header
+    (study / "notes.txt").write_text("not an image")
+    window = windows.open()
+    open_study(window, qtbot, study)
+    assert window.state.volume is not None  # the good series opens as before
+    skipped = [n for n in window.state.notices if n.code is NoticeCode.SKIPPED_FILES]
+    assert [n.severity for n in skipped] == [Severity.WARNING, Severity.INFO]  # problems first
+    assert "broken.dcm" in skipped[0].message and "notes.txt" in skipped[1].message
+    shown = window.findings.notices.text()
+    assert "broken.dcm" in shown and "notes.txt" in shown and "not a DICOM file" in shown
 
 
 def test_scan_of_a_big_series_keeps_pixels_exact(

@@ -323,7 +323,9 @@ def _decoder_said(error: BaseException) -> str:
     text = lines[-1] if lines else type(error).__name__
     if "error code" in text and "): " in text:  # "libjpeg error code '-1038' ... Decode(): <why>"
         text = text.split("): ", 1)[1]
-    elif text.startswith(tuple(f"{plugin}: " for plugin in ("pylibjpeg", "gdcm", "pyjpegls"))):
+    elif text.startswith(
+        tuple(f"{name}: " for name in ("pylibjpeg", "gdcm", "pyjpegls", "pillow", "pydicom"))
+    ):
         text = text.split(": ", 1)[1]
     return text if len(text) <= 160 else text[:157] + "..."
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,6 +24,7 @@ from mscc_desktop.core.dicom.dicomdir import dicomdir_files
 from mscc_desktop.core.dicom.headers import DICOMDIR_SOP_CLASS, ImageHeader, image_header
 from mscc_desktop.core.dicom.series import PatientEntry, StudyEntry, group_headers
 from mscc_desktop.core.errors import NothingToLoadError
+from mscc_desktop.core.notices import Notice, NoticeCode, Severity
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,32 @@ class ScanResult:
             if entry.key == key:
                 return entry
         raise KeyError(key)
+
+
+# Skipped files that mean lost or damaged data (a warning), not files that were never images.
+_PROBLEM_KINDS = frozenset({SkipKind.UNREADABLE, SkipKind.INACCESSIBLE, SkipKind.MISSING})
+
+
+def skipped_notices(skipped: Sequence[SkippedFile], *, names_shown: int = 3) -> list[Notice]:
+    """The folder's skipped files as notices for the reader, one per reason (problems first),
+    naming a few files each. The DICOMDIR itself is used, not skipped, so it is left out."""
+    by_reason: dict[tuple[bool, str], list[str]] = {}
+    for item in skipped:
+        if item.kind is SkipKind.DICOMDIR:
+            continue
+        key = (item.kind in _PROBLEM_KINDS, item.reason)
+        by_reason.setdefault(key, []).append(item.path.name)
+    notices = []
+    for (problem, reason), names in sorted(by_reason.items(), key=lambda kv: not kv[0][0]):
+        shown = ", ".join(names[:names_shown]) + (" ..." if len(names) > names_shown else "")
+        notices.append(
+            Notice(
+                NoticeCode.SKIPPED_FILES,
+                f"{len(names)} file(s) skipped: {reason} ({shown}).",
+                Severity.WARNING if problem else Severity.INFO,
+            )
+        )
+    return notices
 
 
 def looks_like_dicom(head: bytes) -> bool:
