@@ -22,7 +22,7 @@ from mscc_desktop.cli.analyze_output import (
 )
 from mscc_desktop.core.errors import Cancelled, MsccError
 from mscc_desktop.core.findings import AnalysisResult, AnalysisStatus
-from mscc_desktop.core.notices import Severity
+from mscc_desktop.core.notices import NoticeCode, Severity
 from mscc_desktop.core.tasks import sub_progress
 
 logger = logging.getLogger(__name__)
@@ -260,7 +260,9 @@ def _summary_line(outcome: SeriesOutcome) -> str:
         f"{result.thresholds.high:.2f}; {len(findings.lesions)} lesion(s)) "
         f"in {result.duration_s:.1f} s"
     )
-    return " · ".join([line, *outcome.notes])
+    # Slices that could not be decoded are not in the analysis: say which and why, here.
+    left_out = [n.message for n in result.notices if n.code is NoticeCode.UNDECODABLE_SLICE]
+    return " · ".join([line, *outcome.notes, *left_out])
 
 
 def run(args: argparse.Namespace) -> int:

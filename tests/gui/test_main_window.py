@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtWidgets
 from mscc_desktop import storage
 from mscc_desktop.core.findings import AnalysisStatus
 from mscc_desktop.core.grades import GradeGroup
+from mscc_desktop.core.notices import NoticeCode, Severity
 from mscc_desktop.gui.exports import ExportChoice, ExportRequest, reporting_available
 from mscc_desktop.gui.main_window import (
     EXPORT_NEEDS_ANALYSIS,
@@ -19,7 +20,6 @@ from mscc_desktop.gui.main_window import (
     MainWindow,
     dropped_folder,
 )
-from mscc_desktop.core.notices import NoticeCode, Severity
 from mscc_desktop.storage.records import ReviewDecision
 from tests.factories.dicom_factory import two_kernel_series
 from tests.gui import gestures
@@ -416,6 +416,24 @@ def test_skipped_files_of_the_folder_are_listed_beside_the_study(
     assert "broken.dcm" in skipped[0].message and "notes.txt" in skipped[1].message
     shown = window.findings.notices.text()
     assert "broken.dcm" in shown and "notes.txt" in shown and "not a DICOM file" in shown
+
+
+def test_a_decoder_crash_leaves_the_workstation_running(
+    windows: WindowFactory, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from mscc_desktop.core.dicom import load as load_module
+    from tests.hardening.test_decoder_crash import AbortingPools, poisoned_series
+
+    pools = AbortingPools()  # decoder workers that abort on JPEG-LS, as a crashing codec does
+    monkeypatch.setattr(load_module, "process_pool", pools.get)
+    monkeypatch.setattr(load_module, "discard_pool", pools.discard)
+    try:
+        window = windows.open()
+        open_study(window, qtbot, poisoned_series(tmp_path / "study"))
+        assert window.state.volume is not None and window.state.volume.n_slices == 8
+        assert "the decoder crashed on it" in window.findings.notices.text()
+    finally:
+        pools.discard()
 
 
 def test_scan_of_a_big_series_keeps_pixels_exact(

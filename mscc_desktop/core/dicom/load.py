@@ -4,7 +4,8 @@ Slices are sorted along the slice normal, duplicates dropped, gaps/uneven spacin
 reported, the Modality LUT applied per slice, padding mapped to air and pixels flipped or
 transposed into the standard display orientation. The output array is allocated once and
 filled slice by slice, so peak memory stays near the volume's own size. Compressed data is
-decoded in worker processes (decoders hold the GIL), native data in threads.
+decoded in worker processes (decoders hold the GIL, and a native decoder that crashes on a
+damaged file must end only its worker, not the app), native data in threads.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mscc_desktop.core.dicom.decode import (
     HuRule,
     run_task,
     run_tasks,
+    syntax_name,
 )
 from mscc_desktop.core.dicom.geometry import (
     DisplayGeometry,
@@ -52,9 +54,6 @@ MAX_VOXELS = 1_500_000_000
 CT matrices are 512 to 2048 pixels a side. Decoders allocate a whole declared frame before
 finding that the data is short, so the side limit also bounds what one small damaged file
 can make them allocate (4096² × 8 bytes = 128 MiB; at 16384 a 100 kB file took 512 MiB)."""
-
-PROCESS_MIN_FRAMES = 8
-"""Compressed series shorter than this decode in-process: starting workers costs more."""
 
 _REMEDY = {
     UNSUPPORTED: (
@@ -227,14 +226,42 @@ def _run_processes(
             for future in pending:
                 future.cancel()
     except (BrokenProcessPool, CancelledError):
-        # A worker died (out of memory, killed) or the pool was shut down under us: finish
-        # in this process instead.
-        logger.warning("decoder worker pool unavailable; decoding the rest in-process")
+        # A worker died (a decoder crashed on a file, or it ran out of memory) or the pool
+        # was shut down under us. The rest is decoded one file at a time in new workers, so
+        # the file that kills a worker is found and reported, and this process never runs
+        # the decoder that crashed.
+        logger.warning("a decoder worker died; decoding the rest one file at a time")
         discard_pool()
-        for chunk in remaining.values():
-            for task in chunk:
+        _run_one_by_one(
+            [task for chunk in remaining.values() for task in chunk], out, workers, collect, cancel
+        )
+
+
+def _run_one_by_one(
+    tasks: list[DecodeTask],
+    out: npt.NDArray[np.generic],
+    workers: int,
+    collect: Collect,
+    cancel: CancelToken | None,
+) -> None:
+    """Each task alone in a worker; a task whose worker dies is reported as a crash."""
+    for task in tasks:
+        check_cancel(cancel)
+        future = process_pool(workers).submit(run_tasks, [task])
+        try:
+            while not future.done():
                 check_cancel(cancel)
-                collect(run_task(task, out))  # type: ignore[arg-type]
+                wait([future], timeout=0.1)
+            results = future.result()
+        except (BrokenProcessPool, CancelledError):
+            discard_pool()
+            logger.warning("a decoder worker died on one file; the file is left out")
+            why = f"the decoder crashed on it ({syntax_name(task.fmt.transfer_syntax_uid)})"
+            results = [DecodedFrame(slot, None, why, cause=DAMAGED) for _, slot, _ in task.frames]
+        for result in results:
+            if result.image is not None:
+                out[result.slot] = result.image
+        collect(results)
 
 
 def load_series(
@@ -254,7 +281,8 @@ def load_series(
     progress, cancel
         Progress callback and cancel token.
     workers
-        Decoding threads/processes; default one per CPU (at most 8); 1 decodes here.
+        Decoding threads/processes; default one per CPU (at most 8). 1 decodes in this
+        process, compressed data included (no isolation from a crashing decoder).
     map_padding_to_air
         Map declared pixel padding and values below -1500 HU to -1000 HU (see
         :mod:`mscc_desktop.core.dicom.decode`).
@@ -327,7 +355,10 @@ def load_series(
 
     count = workers if workers is not None else default_workers()
     compressed = any(t.fmt.transfer_syntax_uid not in NATIVE_SYNTAXES for t in tasks)
-    if compressed and count > 1 and total >= PROCESS_MIN_FRAMES:
+    # Native decoders (libjpeg, openjpeg, CharLS) never run on a file in this process: a
+    # crash in one ends a worker, not the app. Only an explicit ``workers=1`` (tests, the
+    # fuzzer's in-process harness) decodes here.
+    if compressed and workers != 1:
         _run_processes(tasks, out, count, collect, cancel)
     else:
         _run_threads(tasks, out, min(count, 4), collect, cancel)
