@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor, wait
@@ -237,6 +238,15 @@ def _run_processes(
         )
 
 
+def _workers_run(workers: int) -> bool:
+    """Whether a fresh worker pool runs a trivial task (else processes cannot start here)."""
+    try:
+        return process_pool(workers).submit(os.getpid).result(timeout=60) > 0
+    except Exception:  # noqa: BLE001 - any failure means: no usable workers
+        discard_pool()
+        return False
+
+
 def _run_one_by_one(
     tasks: list[DecodeTask],
     out: npt.NDArray[np.generic],
@@ -244,17 +254,27 @@ def _run_one_by_one(
     collect: Collect,
     cancel: CancelToken | None,
 ) -> None:
-    """Each task alone in a worker; a task whose worker dies is reported as a crash."""
-    for task in tasks:
+    """Each task alone in a worker; a task whose worker dies is reported as a crash.
+
+    When workers cannot run at all (no processes can be started here), isolation is not
+    possible and the rest is decoded in this process, as before isolation existed.
+    """
+    for index, task in enumerate(tasks):
         check_cancel(cancel)
-        future = process_pool(workers).submit(run_tasks, [task])
         try:
+            future = process_pool(workers).submit(run_tasks, [task])
             while not future.done():
                 check_cancel(cancel)
                 wait([future], timeout=0.1)
             results = future.result()
         except (BrokenProcessPool, CancelledError):
             discard_pool()
+            if not _workers_run(workers):
+                logger.warning("decoder workers cannot start here; decoding in this process")
+                for rest in tasks[index:]:
+                    check_cancel(cancel)
+                    collect(run_task(rest, out))  # type: ignore[arg-type]
+                return
             logger.warning("a decoder worker died on one file; the file is left out")
             why = f"the decoder crashed on it ({syntax_name(task.fmt.transfer_syntax_uid)})"
             results = [DecodedFrame(slot, None, why, cause=DAMAGED) for _, slot, _ in task.frames]

@@ -346,7 +346,7 @@ def test_source_folder_is_untouched(tmp_path: Path) -> None:
     assert after == before
 
 
-def test_dead_worker_pool_falls_back_to_in_process(
+def test_workers_that_cannot_start_fall_back_to_in_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from concurrent.futures.process import BrokenProcessPool
