@@ -87,6 +87,11 @@ def open_store(
     db = Database(conn)
     try:
         prepare_store(db, read_only=read_only, busy_timeout_s=busy_timeout_s)
+    except sqlite3.Error as error:
+        # A damaged file can pass the checks and fail in a later query (found by the store
+        # fuzz target: "database disk image is malformed" in the crash recovery).
+        db.close()
+        raise store_error(error, file, doing="opening it") from error
     except BaseException:
         db.close()
         raise
