@@ -278,6 +278,7 @@ def choose_thresholds(
     min_sensitivity: float = DEFAULT_MIN_SENSITIVITY,
     max_canal_score: float = 0.5,
     canal_recall_loss: float = 0.005,
+    lowest_high: float = 0.05,
 ) -> Thresholds:
     """Decision thresholds chosen on held-out predictions (never on the test set).
 
@@ -285,7 +286,8 @@ def choose_thresholds(
       ``canal_recall_loss`` of the canals found at score > 0 (every axial slice of a spine
       CT has a canal, so a missed canal is worse than a low-confidence one);
     * ``high``: the highest P(high) threshold whose per-image high-grade sensitivity is at
-      least ``min_sensitivity`` (the most specific one that keeps the target sensitivity);
+      least ``min_sensitivity`` (the most specific one that keeps the target sensitivity),
+      but not below ``lowest_high`` (where the target needs less, it is not met);
     * ``any_mscc``: the value that maximises three-class Gwet's AC1 given ``high``.
     """
     p = predictions
@@ -307,7 +309,7 @@ def choose_thresholds(
     high = 0.5
     if positives.size:
         allowed = int(np.floor((1.0 - min_sensitivity) * positives.size))
-        high = float(np.clip(positives[allowed] - 1e-4, 0.05, 0.95))
+        high = float(np.clip(positives[allowed] - 1e-4, lowest_high, 0.95))
     best_any, best_ac1 = 0.5, -np.inf
     for any_mscc in np.round(np.arange(0.2, 0.91, 0.05), 2):
         th = Thresholds(high, float(any_mscc), canal)

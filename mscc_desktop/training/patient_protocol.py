@@ -93,6 +93,7 @@ class ProtocolSettings:
     detector_phantom_studies: int = 10
     detector_real_variants: int = 1  # diseased variants per series the detector sees
     min_sensitivity: float = 0.95
+    lowest_high: float = 0.0  # no floor under the operating point's cut-off (issue 20)
     threads: int = 2
     grader_overrides: tuple[str, ...] = ()  # --set KEY=VALUE for the fine-tuned grader
     extra: dict[str, Any] = field(default_factory=dict)
@@ -303,7 +304,9 @@ class Protocol:
         cal = replace(
             calibration, probabilities=_calibrated(calibration.probabilities, temperature)
         )
-        thresholds = choose_thresholds(cal, min_sensitivity=self.s.min_sensitivity)
+        thresholds = choose_thresholds(
+            cal, min_sensitivity=self.s.min_sensitivity, lowest_high=self.s.lowest_high
+        )
         tested = replace(test, probabilities=_calibrated(test.probabilities, temperature))
         called = called_groups(tested, thresholds)
         info = {self._study_key(name): self._info_of(name) for name in tested.study_names}

@@ -114,6 +114,9 @@ class RecipeSettings:
     fine_tune_grader_epochs: int = 8
     fine_tune_detector_epochs: int = 3
     min_sensitivity: float = 0.95
+    # Issue 20's operating point: the cut-off that keeps the target sensitivity on the
+    # calibration patients, however low (issue 4's recipe never went below 0.05).
+    lowest_high: float = 0.0
     run_protocol: bool = True
 
 
@@ -298,6 +301,7 @@ def protocol_settings(s: RecipeSettings, runs: Path, real: Path) -> ProtocolSett
         grader_epochs=s.fine_tune_grader_epochs,
         detector_epochs=s.fine_tune_detector_epochs,
         min_sensitivity=s.min_sensitivity,
+        lowest_high=s.lowest_high,
     )
 
 
@@ -355,7 +359,9 @@ def final_model(s: RecipeSettings, runs: Path, real: Path, clock: Clock) -> dict
     graded &= raw.score > 0
     fit = fit_temperature(raw.probabilities[graded], raw.truth_group[graded])
     calibrated = _calibrated(raw, fit.temperature)
-    thresholds = choose_thresholds(calibrated, min_sensitivity=s.min_sensitivity)
+    thresholds = choose_thresholds(
+        calibrated, min_sensitivity=s.min_sensitivity, lowest_high=s.lowest_high
+    )
     update_model_folder(s.out, thresholds=thresholds, probability_temperature=fit.temperature)
     calibration_figures = acceptance_metrics(calibrated, thresholds)
     calibration_figures["patients"] = list(calibration)

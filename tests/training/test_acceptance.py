@@ -78,6 +78,19 @@ def test_thresholds_come_from_validation_predictions() -> None:
     assert chosen.canal_score <= 0.2
 
 
+def test_the_operating_point_may_go_below_the_old_floor_when_asked() -> None:
+    """Issue 20's rule: the cut-off that keeps the target sensitivity, however low it is."""
+    high = [0.01, 0.012, 0.014, 0.016, *np.linspace(0.3, 0.9, 36)]  # 4 of 40 near 0.01
+    normal = list(np.linspace(0.0, 0.004, 60))
+    preds = _predictions(high + normal, [2] * 40 + [0] * 60, [0.9] * 100)
+    floored = choose_thresholds(preds, min_sensitivity=0.95)
+    assert floored.high == 0.05  # issue 4's floor: the target is not met
+    assert acceptance_metrics(preds, floored)["high_grade_image_sensitivity"] < 0.95
+    chosen = choose_thresholds(preds, min_sensitivity=0.95, lowest_high=0.0)
+    assert chosen.high < 0.05
+    assert acceptance_metrics(preds, chosen)["high_grade_image_sensitivity"] >= 0.95
+
+
 def test_a_canal_below_the_threshold_is_neither_found_nor_graded() -> None:
     preds = _predictions([0.9, 0.9], [2, 2], [0.9, 0.3])
     metrics = acceptance_metrics(preds, Thresholds(0.5, 0.5, canal_score=0.5))
