@@ -23,7 +23,7 @@ PROTOCOL_ROWS: dict[str, str] = {
     "canal_found_real": "Canal found (IoU ≥ 0.5), real slices",
     "real_called_low": "Real disease-free slices called low grade",
     "real_called_high": "Real disease-free slices called high grade",
-    "real_studies_flagged_high": "Real disease-free studies flagged high grade",
+    "real_studies_flagged_high": "Real disease-free series flagged high grade",
     "inserted_ac1": "Inserted disease: three-class AC1",
     "inserted_high_sensitivity": "Inserted disease: high grade sensitivity per image",
     "inserted_high_specificity": "Inserted disease: high grade specificity per image",
@@ -60,10 +60,15 @@ def protocol_table(evaluation: dict[str, Any]) -> list[str]:
             continue
         target = TARGETS.get(name)
         missed = target is not None and misses(row["mean"], target)
-        mean = f"**{_fmt(row['mean'])}** (missed)" if missed else _fmt(row["mean"])
+        mean = _fmt(row["mean"])
+        if name == "real_studies_flagged_high" and "real_disease_free_studies" in summary:
+            mean = f"{row['mean']:.1f} of {summary['real_disease_free_studies']['mean']:.0f}"
+        if missed:
+            mean = f"**{mean}** (missed)"
+        counted = name == "real_studies_flagged_high"  # a count of series, not a share
+        low, high = (f"{row[k]:.0f}" if counted else _fmt(row[k]) for k in ("min", "max"))
         lines.append(
-            f"| {label} | {mean} | {_fmt(row['min'])} – {_fmt(row['max'])} | "
-            f"{_target(*target) if target else ''} |"
+            f"| {label} | {mean} | {low} – {high} | {_target(*target) if target else ''} |"
         )
     cost = protocol.get("cost", {})
     if cost.get("total"):

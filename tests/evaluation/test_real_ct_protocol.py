@@ -78,3 +78,30 @@ def test_seeds_are_summarised_as_mean_and_range() -> None:
     assert summary["real_called_high"]["max"] == pytest.approx(round(1 / 7, 4))
     assert summary["inserted_high_sensitivity"]["mean"] == pytest.approx(round(2 / 3, 4))
     assert summary["inserted_high_sensitivity"]["n_seeds"] == 2
+
+
+def test_the_model_card_states_each_missed_target_in_plain_words() -> None:
+    from mscc_desktop.evaluation.real_ct_protocol import limitations
+
+    def row(value: float) -> dict[str, float]:
+        return {"mean": value, "min": value, "max": value, "n_seeds": 3}
+
+    summary = {
+        "real_called_high": row(0.175),
+        "real_studies_flagged_high": row(15.3),
+        "real_disease_free_studies": row(19),
+        "canal_found_real": row(0.973),  # met: not stated
+        "inserted_ac1": row(0.6),
+        "inserted_high_sensitivity": row(0.951),
+        "inserted_high_specificity": row(0.742),
+        "inserted_study_sensitivity": row(1.0),  # met
+    }
+    lines = limitations(summary, 9, phantom={"canal_ap50": 0.98, "three_class_ac1": 0.77})
+    text = " ".join(lines)
+    assert "9 real patients" in lines[0] and "Not for clinical use" in lines[0]
+    assert "17.5 % of slices high grade (target at most 2 %)" in text
+    assert "15.3 of the 19 real disease-free series" in text
+    assert "95.1 % of high-grade slices at 74.2 % specificity" in text
+    assert "AC1 0.60 (target 0.85)" in text and "AC1 is 0.77 (target 0.90)" in text
+    assert "spinal canal" not in text and "AP50" not in text  # met targets are not stated
+    assert "can miss a study" not in text

@@ -105,15 +105,20 @@ def test_the_manifest_records_every_figure_and_states_each_missed_target() -> No
     assert "Not for clinical use" in text and "inserted" in text
     said = {
         "real_called_high": "of slices high grade",
-        "real_studies_flagged_high": "disease-free studies as high grade",
+        "real_studies_flagged_high": "disease-free series as high grade",
         "inserted_high_sensitivity": "of high-grade slices at",
         "inserted_high_specificity": "of high-grade slices at",
         "inserted_study_sensitivity": "inserted high-grade disease",
         "inserted_ac1": "Gwet's AC1",
         "canal_found_real": "spinal canal on",
     }
-    for name, target in TARGETS.items():
-        assert (said[name] in text) == misses(summary[name]["mean"], target), name
+    missed = {name: misses(summary[name]["mean"], t) for name, t in TARGETS.items()}
+    # Sensitivity and specificity share one sentence: it is there when either is missed.
+    pair = ("inserted_high_sensitivity", "inserted_high_specificity")
+    for name in pair:
+        missed[name] = any(missed[other] for other in pair)
+    for name in TARGETS:
+        assert (said[name] in text) == missed[name], name
     size = sum(f.stat().st_size for f in models_dir().rglob("*") if f.is_file())
     assert size <= 40e6
 

@@ -271,9 +271,7 @@ def _run_one_by_one(
             discard_pool()
             if not _workers_run(workers):
                 logger.warning("decoder workers cannot start here; decoding in this process")
-                for rest in tasks[index:]:
-                    check_cancel(cancel)
-                    collect(run_task(rest, out))  # type: ignore[arg-type]
+                _run_threads(tasks[index:], out, 1, collect, cancel)
                 return
             logger.warning("a decoder worker died on one file; the file is left out")
             why = f"the decoder crashed on it ({syntax_name(task.fmt.transfer_syntax_uid)})"
