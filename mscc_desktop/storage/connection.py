@@ -92,6 +92,14 @@ def open_store(
         # fuzz target: "database disk image is malformed" in the crash recovery).
         db.close()
         raise store_error(error, file, doing="opening it") from error
+    except UnicodeDecodeError as error:
+        # Found by the store fuzz target: a schema whose names are not UTF-8 text.
+        db.close()
+        raise StoreError(
+            f"{file} is not a usable mscc-desktop results store (its schema is damaged). "
+            "Move the file aside or choose another store with --db.",
+            details=f"{type(error).__name__}: {error}",
+        ) from error
     except BaseException:
         db.close()
         raise
