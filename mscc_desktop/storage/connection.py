@@ -92,8 +92,9 @@ def open_store(
         # fuzz target: "database disk image is malformed" in the crash recovery).
         db.close()
         raise store_error(error, file, doing="opening it") from error
-    except UnicodeDecodeError as error:
-        # Found by the store fuzz target: a schema whose names are not UTF-8 text.
+    except (UnicodeDecodeError, MemoryError) as error:
+        # Found by the store fuzz target: a schema whose names are not UTF-8 text, and one
+        # that SQLite refuses as out of memory (SQLITE_NOMEM, raised as MemoryError).
         db.close()
         raise StoreError(
             f"{file} is not a usable mscc-desktop results store (its schema is damaged). "
