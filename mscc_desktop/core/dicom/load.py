@@ -217,11 +217,7 @@ def _run_processes(
                 finished, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
                 for future in finished:
                     index = pending.pop(future)
-                    results = future.result()
-                    for result in results:
-                        if result.image is not None:
-                            out[result.slot] = result.image
-                    collect(results)
+                    _place(future.result(), out, collect)
                     del remaining[index]
         finally:
             for future in pending:
@@ -276,10 +272,15 @@ def _run_one_by_one(
             logger.warning("a decoder worker died on one file; the file is left out")
             why = f"the decoder crashed on it ({syntax_name(task.fmt.transfer_syntax_uid)})"
             results = [DecodedFrame(slot, None, why, cause=DAMAGED) for _, slot, _ in task.frames]
-        for result in results:
-            if result.image is not None:
-                out[result.slot] = result.image
-        collect(results)
+        _place(results, out, collect)
+
+
+def _place(results: list[DecodedFrame], out: npt.NDArray[np.generic], collect: Collect) -> None:
+    """Put a worker's decoded images in their output slots, then count them."""
+    for result in results:
+        if result.image is not None:
+            out[result.slot] = result.image
+    collect(results)
 
 
 def load_series(
