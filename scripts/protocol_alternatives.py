@@ -29,7 +29,6 @@ import numpy as np
 import numpy.typing as npt
 
 from mscc_desktop.evaluation.real_ct_protocol import protocol_figures
-from mscc_desktop.inference.backend import apply_temperature
 from mscc_desktop.training.acceptance import Predictions, load_predictions
 from mscc_desktop.training.patient_protocol import Protocol, ProtocolSettings
 
@@ -112,10 +111,8 @@ def centring(fold_dir: Path, seed: int) -> None:
     temperature, canal = point["temperature"], point["thresholds"]["canal_score"]
 
     def logits(p: Predictions) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-        probs = p.probabilities.copy()
-        finite = np.isfinite(probs).all(axis=1)
-        probs[finite] = apply_temperature(probs[finite], temperature)
-        return _logit(probs[:, 2]), finite & (p.score >= canal)
+        probs = p.calibrated(temperature).probabilities
+        return _logit(probs[:, 2]), np.isfinite(probs).all(axis=1) & (p.score >= canal)
 
     cal_logit, cal_ok = logits(calibration)
     reference = float(np.median(cal_logit[cal_ok & (calibration.truth_group == 0)]))

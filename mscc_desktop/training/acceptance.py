@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,16 @@ class Predictions:
     def n_high_grade(self) -> int:
         """Slices whose truth is high grade."""
         return int((self.truth_group == GradeGroup.HIGH.position).sum())
+
+    def calibrated(self, temperature: float) -> Predictions:
+        """The same slices with their probabilities temperature-scaled (as the app's pipeline
+        does with the manifest's temperature); slices without a grade stay NaN."""
+        from mscc_desktop.inference.backend import apply_temperature
+
+        probabilities = self.probabilities.copy()
+        finite = np.isfinite(probabilities).all(axis=1)
+        probabilities[finite] = apply_temperature(probabilities[finite], temperature)
+        return replace(self, probabilities=probabilities)
 
     def of_studies(self, picks: Sequence[int]) -> Predictions:
         """The slices of the studies ``picks`` (indices into ``study_names``), in that order.

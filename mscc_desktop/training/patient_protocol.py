@@ -30,7 +30,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,6 @@ from mscc_desktop.evaluation.patient_folds import (
     study_patient,
 )
 from mscc_desktop.evaluation.real_ct_protocol import SliceAnswers, across_seeds, protocol_figures
-from mscc_desktop.inference.backend import apply_temperature
 from mscc_desktop.training.acceptance import (
     Predictions,
     called_groups,
@@ -301,13 +300,11 @@ class Protocol:
         temperature = fit_temperature(
             calibration.probabilities[graded], calibration.truth_group[graded]
         ).temperature
-        cal = replace(
-            calibration, probabilities=_calibrated(calibration.probabilities, temperature)
-        )
+        cal = calibration.calibrated(temperature)
         thresholds = choose_thresholds(
             cal, min_sensitivity=self.s.min_sensitivity, lowest_high=self.s.lowest_high
         )
-        tested = replace(test, probabilities=_calibrated(test.probabilities, temperature))
+        tested = test.calibrated(temperature)
         called = called_groups(tested, thresholds)
         info = {self._study_key(name): self._info_of(name) for name in tested.study_names}
         names = np.asarray(tested.study_names)[tested.study]
@@ -386,10 +383,3 @@ class Protocol:
         }
         (self.s.work / "protocol.json").write_text(json.dumps(result, indent=2) + "\n")
         return result
-
-
-def _calibrated(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    finite = np.isfinite(probabilities).all(axis=1)
-    out = probabilities.copy()
-    out[finite] = apply_temperature(probabilities[finite], temperature)
-    return out

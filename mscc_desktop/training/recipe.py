@@ -48,11 +48,9 @@ from mscc_desktop.evaluation.calibration import (
 )
 from mscc_desktop.evaluation.patient_folds import PatientFold, check_fold
 from mscc_desktop.evaluation.real_ct_protocol import TARGETS, limitations
-from mscc_desktop.inference.backend import apply_temperature
 from mscc_desktop.synth.output import generate_dataset
 from mscc_desktop.synth.params import GENERATOR_NAME, GENERATOR_VERSION, GeneratorConfig
 from mscc_desktop.training.acceptance import (
-    Predictions,
     acceptance_metrics,
     called_groups,
     choose_thresholds,
@@ -305,13 +303,6 @@ def protocol_settings(s: RecipeSettings, runs: Path, real: Path) -> ProtocolSett
     )
 
 
-def _calibrated(predictions: Predictions, temperature: float) -> Predictions:
-    probs = predictions.probabilities.copy()
-    finite = np.isfinite(probs).all(axis=1)
-    probs[finite] = apply_temperature(probs[finite], temperature)
-    return replace(predictions, probabilities=probs)
-
-
 def final_model(s: RecipeSettings, runs: Path, real: Path, clock: Clock) -> dict[str, Any]:
     """Fine-tune on every patient but the calibration group, export, calibrate, evaluate."""
     from mscc_desktop.inference.manifest import update_model_folder
@@ -358,7 +349,7 @@ def final_model(s: RecipeSettings, runs: Path, real: Path, clock: Clock) -> dict
     graded = (raw.truth_group >= 0) & np.isfinite(raw.probabilities).all(axis=1)
     graded &= raw.score > 0
     fit = fit_temperature(raw.probabilities[graded], raw.truth_group[graded])
-    calibrated = _calibrated(raw, fit.temperature)
+    calibrated = raw.calibrated(fit.temperature)
     thresholds = choose_thresholds(
         calibrated, min_sensitivity=s.min_sensitivity, lowest_high=s.lowest_high
     )
