@@ -46,26 +46,33 @@ def store_file(db: Database) -> str:
     return "the results store"
 
 
-def is_lock_error(error: sqlite3.Error) -> bool:
+def is_lock_error(error: BaseException) -> bool:
     """SQLite's "database is locked" / "busy": another connection holds the lock."""
     text = str(error).lower()
     return "locked" in text or "busy" in text
 
 
-def store_error(error: sqlite3.Error, path: str | Path, *, doing: str) -> StoreError:
-    """Translate a SQLite error into a :class:`StoreError` a user can act on."""
+def store_error(
+    error: sqlite3.Error | UnicodeDecodeError | MemoryError, path: str | Path, *, doing: str
+) -> StoreError:
+    """Translate a SQLite error into a :class:`StoreError` a user can act on.
+
+    A damaged schema can also surface as ``UnicodeDecodeError`` (names that are not UTF-8)
+    or ``MemoryError`` (SQLite's SQLITE_NOMEM); both mean the file is not a usable store.
+    """
     text = str(error).lower()
-    if "readonly" in text or "read-only" in text:
+    from_sqlite = isinstance(error, sqlite3.Error)
+    if from_sqlite and ("readonly" in text or "read-only" in text):
         message = (
             f"The results store {path} is read-only, so {doing} failed. "
             "Make the file and its folder writable, or choose another store with --db."
         )
-    elif is_lock_error(error):
+    elif from_sqlite and is_lock_error(error):
         message = (
             f"The results store {path} stayed locked by another program, so {doing} failed. "
             "Close other mscc-desktop windows that use it, then try again."
         )
-    elif "not a database" in text or "malformed" in text or "corrupt" in text:
+    elif not from_sqlite or any(k in text for k in ("not a database", "malformed", "corrupt")):
         message = (
             f"{path} is not a usable mscc-desktop results store ({doing} failed). "
             "Move the file aside or choose another store with --db."

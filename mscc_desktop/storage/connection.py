@@ -87,20 +87,12 @@ def open_store(
     db = Database(conn)
     try:
         prepare_store(db, read_only=read_only, busy_timeout_s=busy_timeout_s)
-    except sqlite3.Error as error:
+    except (sqlite3.Error, UnicodeDecodeError, MemoryError) as error:
         # A damaged file can pass the checks and fail in a later query (found by the store
-        # fuzz target: "database disk image is malformed" in the crash recovery).
+        # fuzz target: "database disk image is malformed" in the crash recovery, schema names
+        # that are not UTF-8, a schema SQLite refuses as out of memory).
         db.close()
         raise store_error(error, file, doing="opening it") from error
-    except (UnicodeDecodeError, MemoryError) as error:
-        # Found by the store fuzz target: a schema whose names are not UTF-8 text, and one
-        # that SQLite refuses as out of memory (SQLITE_NOMEM, raised as MemoryError).
-        db.close()
-        raise StoreError(
-            f"{file} is not a usable mscc-desktop results store (its schema is damaged). "
-            "Move the file aside or choose another store with --db.",
-            details=f"{type(error).__name__}: {error}",
-        ) from error
     except BaseException:
         db.close()
         raise

@@ -26,7 +26,7 @@ from pydicom import dcmread
 from pydicom.encaps import generate_frames
 from pydicom.pixels.utils import iter_pixels, pixel_array
 
-from mscc_desktop.core.dicom.deflate import InflationRefusedError, read_deflated
+from mscc_desktop.core.dicom.deflate import DEFLATED, InflationRefusedError, read_deflated
 from mscc_desktop.core.dicom.geometry import DisplayTransform
 
 AIR_HU = -1000
@@ -36,7 +36,7 @@ PADDING_HU_LIMIT = -1500.0
 _INT16_MIN, _INT16_MAX = -32768, 32767
 _NATIVE_LE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
 _BIG_ENDIAN = "1.2.840.10008.1.2.2"
-_DEFLATED = "1.2.840.10008.1.2.1.99"
+_NATIVE = _NATIVE_LE | {_BIG_ENDIAN}  # read straight from the file, no decoder needed
 _JPEG_LS = frozenset({"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"})
 _ENDS_WITH_EOI = _JPEG_LS | {
     "1.2.840.10008.1.2.4.50",  # JPEG baseline
@@ -116,7 +116,7 @@ def _native_frames(task: DecodeTask) -> dict[int, npt.NDArray[Any]] | None:
         fmt.pixel_data_offset is None
         or fmt.samples_per_pixel != 1
         or fmt.bits_allocated not in (8, 16, 32)
-        or fmt.transfer_syntax_uid not in (*_NATIVE_LE, _BIG_ENDIAN)
+        or fmt.transfer_syntax_uid not in _NATIVE
     ):
         return None
     big = fmt.transfer_syntax_uid == _BIG_ENDIAN
@@ -221,7 +221,7 @@ def _pydicom_frames(task: DecodeTask) -> dict[int, npt.NDArray[Any]]:
     plugin = _plugin(task.fmt.transfer_syntax_uid)
     if task.fmt.transfer_syntax_uid in _ENDS_WITH_EOI:
         _check_complete(task.path, task.fmt, indices)
-    if task.fmt.transfer_syntax_uid == _DEFLATED:
+    if task.fmt.transfer_syntax_uid == DEFLATED:
         # Inflated no further than the header allows (pydicom would inflate it all at once).
         ds = read_deflated(task.path)
         if task.fmt.n_frames <= 1:
@@ -299,7 +299,7 @@ def convert_into(stored: npt.NDArray[Any], rule: HuRule, dst: npt.NDArray[Any]) 
 @lru_cache(maxsize=64)
 def decoder_installed(syntax: str) -> bool:
     """True when a decoder for transfer syntax ``syntax`` is installed (native data needs none)."""
-    if syntax in (*_NATIVE_LE, _BIG_ENDIAN):
+    if syntax in _NATIVE:
         return True
     from pydicom.pixels.decoders.base import get_decoder
 
@@ -340,7 +340,7 @@ def _why(error: BaseException, task: DecodeTask) -> tuple[str, str]:
         return f"its compressed pixel data is {error} ({name})", DAMAGED
     if not decoder_installed(syntax):
         return f"no installed decoder handles its transfer syntax ({name})", UNSUPPORTED
-    if syntax in (*_NATIVE_LE, _BIG_ENDIAN) or syntax == _DEFLATED:
+    if syntax in _NATIVE or syntax == DEFLATED:
         return (
             f"its pixel data do not match its header: the file is cut short or damaged ({name})",
             DAMAGED,
