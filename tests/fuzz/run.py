@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-REAL_SEED_LIMIT_BYTES = 600_000
+MAX_INPUT_BYTES = 600_000  # seeds above this are left out; also libFuzzer's -max_len
 FAMILIES = {
     "native": ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"),
     "deflate": ("1.2.840.10008.1.2.1.99",),
@@ -75,7 +75,7 @@ def build_corpus(target: str, folder: Path) -> None:
         (f"{seed.name}-{i}", data)
         for seed in [*synthetic_seeds(), *real_seeds()]
         for i, data in enumerate(seed.files[:1])  # one file of each series
-        if len(data) <= REAL_SEED_LIMIT_BYTES
+        if len(data) <= MAX_INPUT_BYTES
     ]
     if target.startswith("decode-"):
         wanted = FAMILIES[target.removeprefix("decode-")]
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-time", type=int, default=0, help="seconds (0: no limit)")
-    parser.add_argument("--max-len", type=int, default=REAL_SEED_LIMIT_BYTES)
+    parser.add_argument("--max-len", type=int, default=MAX_INPUT_BYTES)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "mscc-fuzz")
     args = parser.parse_args(args_in)
 
