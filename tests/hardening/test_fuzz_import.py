@@ -79,6 +79,7 @@ def test_runner_catches_hangs_deaths_and_memory_growth(seeds_dir: Path) -> None:
         master_seed=MASTER_SEED,
         workers=2,
         timeout_s=4.0,
+        memory_growth_limit=32 << 20,  # ordinary cases grow by <= 3 MiB
     )
     verdicts = {o.case_id: o.verdict for o in outcomes}
     assert verdicts[SELF_TEST_HANG] is Verdict.HANG
