@@ -60,6 +60,10 @@ class EvaluationInputError(MsccError):
     """Reference or reader files for an evaluation do not match or cannot be parsed."""
 
 
+class NetworkError(MsccError):
+    """A DICOM network peer cannot be reached, refuses us, or the settings for it are wrong."""
+
+
 class Cancelled(Exception):  # noqa: N818 - reads as an event, like StopIteration
     """Raised by :meth:`CancelToken.raise_if_cancelled` when the user cancelled.
 

@@ -63,6 +63,13 @@ from mscc_desktop.storage.reviews import (
     study_review_status,
 )
 from mscc_desktop.storage.schema import SCHEMA_VERSION
+from mscc_desktop.storage.send_log import (
+    SendLogEntry,
+    SendStatus,
+    SentInstance,
+    record_send,
+    send_log,
+)
 from mscc_desktop.storage.series import (
     get_series,
     load_series_info,
@@ -81,6 +88,9 @@ __all__ = [
     "Review",
     "ReviewDecision",
     "ReviewStatus",
+    "SendLogEntry",
+    "SendStatus",
+    "SentInstance",
     "SeriesRecord",
     "StoredAnalysis",
     "StudyListEntry",
@@ -107,10 +117,12 @@ __all__ = [
     "prepare_store",
     "recent_folders",
     "record_audit",
+    "record_send",
     "register_volume",
     "resolve_user",
     "save_analysis",
     "save_review",
+    "send_log",
     "series_for_study",
     "set_key_image",
     "set_study_review_status",

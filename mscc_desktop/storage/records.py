@@ -60,6 +60,14 @@ class AuditAction(StrEnum):
     KEY_IMAGE_UNMARKED = "key_image_unmarked"
     STUDY_STATUS_CHANGED = "study_status_changed"
     EXPORTED = "exported"  # a report or image export (recorded by the reporting layer)
+    # The DICOM network (details: AE titles, addresses, counts; never patient data).
+    ASSOCIATION_ACCEPTED = "association_accepted"
+    ASSOCIATION_REJECTED = "association_rejected"
+    ASSOCIATION_ENDED = "association_ended"  # released or aborted, with what it delivered
+    SERIES_RECEIVED = "series_received"  # complete after the quiet time, registered
+    INSTANCE_REFUSED = "instance_refused"  # a received instance that was not kept
+    SENT = "sent"  # a send to a PACS, with counts sent and failed
+    RETRIEVED = "retrieved"  # a study retrieved from a PACS
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 MIGRATION_SET = "mscc"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The ``user_version`` this software writes; a store with a higher one is refused."""
 
 MIGRATIONS = Migrations(MIGRATION_SET)
@@ -255,5 +255,35 @@ def _model_calibration(db: Database) -> None:
     db.execute("PRAGMA user_version = 2")
 
 
-MIGRATION_NAMES: tuple[str, ...] = ("0001_initial", "0002_model_calibration")
+# What was sent to which DICOM peer: one row per instance and attempt round, shown with the
+# study ("send log"). No foreign key to analyses: a send of a study's exports outlives them.
+_SEND_LOG = (
+    """CREATE TABLE send_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    user TEXT NOT NULL,
+    study_ref INTEGER REFERENCES studies(id),
+    series_ref INTEGER REFERENCES series(id),
+    analysis_ref INTEGER,
+    destination TEXT NOT NULL,  -- the destination's name and AE title@host:port
+    kind TEXT NOT NULL,  -- what was sent: sr, kos, sc, pdf, other
+    sop_class_uid TEXT NOT NULL DEFAULT '',
+    sop_instance_uid TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('sent', 'failed', 'cancelled')),
+    dimse_status INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT ''
+)""",
+    "CREATE INDEX send_log_by_study ON send_log (study_ref)",
+)
+
+
+@MIGRATIONS(name="0003_send_log")
+def _send_log(db: Database) -> None:
+    for statement in _SEND_LOG:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 3")
+
+
+MIGRATION_NAMES: tuple[str, ...] = ("0001_initial", "0002_model_calibration", "0003_send_log")
 """Every migration this software knows, in order (a store with others is from newer software)."""
