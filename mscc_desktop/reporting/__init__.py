@@ -4,7 +4,8 @@
   key images, grade strip chart, method and provenance;
 * key images as PNG files with burned-in annotations;
 * DICOM outputs a PACS takes (highdicom): Secondary Capture key images, a Key Object
-  Selection document and a Comprehensive SR (TID 1500);
+  Selection document, a Comprehensive SR (TID 1500) and the PDF summary as Encapsulated
+  PDF, each passing dciodvfy without errors;
 * optional de-identification of all of them (DICOM PS3.15 Basic profile).
 
 Typical use (the GUI runs the export in a worker, the store calls on its own thread)::

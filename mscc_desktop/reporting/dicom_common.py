@@ -1,9 +1,16 @@
-"""What the DICOM outputs share: source references, equipment, person names, de-identification.
+"""What the DICOM outputs share: source references, equipment, person names, de-identification,
+text and character set.
 
 Outputs reference the source images by SOP Class and SOP Instance UID. The volume knows each
 slice's instance UID and file; the SOP Class is read from that file's header (read-only, only
 a few tags). When de-identified, every UID goes through the export identity's mapping, and
 :func:`finish_dataset` applies the profile's date rules and records that it was done.
+
+Text the application writes itself goes through :func:`dicom_text` (plain ASCII: the "·",
+dashes and arrows of the on-screen texts are not in DICOM's default repertoire). Values from
+the source (names, institution) are kept as read; :func:`finish_dataset` declares (0008,0005)
+Specific Character Set "ISO_IR 192" (UTF-8) on any output that holds non-ASCII text, and
+leaves it out otherwise, so that most files stay in the default repertoire.
 """
 
 from __future__ import annotations
@@ -35,9 +42,39 @@ MODEL_NAME = "mscc-desktop MSCC triage"
 SC_SERIES_NUMBER = 9901
 KO_SERIES_NUMBER = 9902
 SR_SERIES_NUMBER = 9903
+DOC_SERIES_NUMBER = 9904
+UTF8 = "ISO_IR 192"
 UID_PREFIX = "1.2.826.0.1.3680043.8.498."  # pydicom's root, as every generate_uid() call
 
 D = TypeVar("D", bound=Dataset)
+
+# Value representations whose values are encoded with (0008,0005) Specific Character Set.
+_TEXT_VRS = frozenset({"SH", "LO", "ST", "LT", "UT", "PN", "UC"})
+# The typography of the on-screen texts, in the default repertoire (ASCII).
+_ASCII = str.maketrans(
+    {
+        "\u00b7": "-",  # middle dot
+        "\u2013": "-",  # en dash
+        "\u2014": "-",  # em dash
+        "\u2212": "-",  # minus sign
+        "\u2192": "->",
+        "\u2190": "<-",
+        "\u2265": ">=",
+        "\u2264": "<=",
+        "\u00d7": "x",
+        "\u00b1": "+/-",
+        "\u00b0": " deg",
+        "\u00b5": "u",
+        "\u2026": "...",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+    }
+)
 
 # Profile action Z (zero length allowed): left empty. Every other date/time gets a dummy (D).
 _EMPTY_WHEN_DEIDENTIFIED = {"StudyDate", "StudyTime", "PatientBirthDate", "PatientBirthTime"}
@@ -87,12 +124,27 @@ def source_image(volume: Volume, index: int, identity: ExportIdentity) -> Source
     )
 
 
+def patient_sex(value: str) -> str | None:
+    """(0010,0040) Patient's Sex as written: M, F or O, else ``None`` (left empty)."""
+    return value if value in ("M", "F", "O") else None
+
+
 def person_name(name: str) -> str:
     """A reader name as a DICOM PN: a free-text login becomes the family-name component."""
     cleaned = name.strip().replace("\\", " ")
     if not cleaned:
         return "Unknown^"
     return cleaned if "^" in cleaned else f"{cleaned}^"
+
+
+def dicom_text(text: str) -> str:
+    """Text the application writes, in plain ASCII where it used typography.
+
+    ``"High grade · P(high) 0.27"`` becomes ``"High grade, P(high) 0.27"``, en dashes become
+    hyphens, ``"≥"`` becomes ``">="``. Other characters (a model name in another script)
+    are kept; :func:`finish_dataset` then declares UTF-8.
+    """
+    return text.replace(" \u00b7 ", ", ").translate(_ASCII)
 
 
 def written_info(info: SeriesInfo) -> SeriesInfo:
@@ -130,7 +182,7 @@ def evidence_dataset(source: SourceImage, identity: ExportIdentity) -> Dataset:
     ds.PatientID = info.patient_id
     ds.PatientName = person_name(info.patient_name) if info.patient_name else ""
     ds.PatientBirthDate = info.patient_birth_date
-    ds.PatientSex = info.patient_sex if info.patient_sex in ("M", "F", "O") else ""
+    ds.PatientSex = patient_sex(info.patient_sex) or ""
     ds.AccessionNumber = info.accession_number
     ds.StudyID = info.study_id
     ds.StudyDate = info.study_date
@@ -160,9 +212,30 @@ def _dated_elements(ds: Dataset) -> None:
                 )
 
 
+def _has_non_ascii(ds: Dataset) -> bool:
+    for element in ds.iterall():
+        if element.VR not in _TEXT_VRS or element.value is None:
+            continue
+        values = element.value if element.VM > 1 else [element.value]
+        if any(not str(value).isascii() for value in values):
+            return True
+    return False
+
+
+def declare_character_set(ds: D) -> D:
+    """Declare (0008,0005) Specific Character Set "ISO_IR 192" when any text value of ``ds``
+    (nested items included) is not ASCII; remove a declaration it does not need."""
+    if _has_non_ascii(ds):
+        ds.SpecificCharacterSet = UTF8
+    elif "SpecificCharacterSet" in ds:
+        del ds.SpecificCharacterSet
+    return ds
+
+
 def finish_dataset(ds: D, identity: ExportIdentity, *, series_description: str) -> D:
-    """Common attributes of every output; the de-identification record when it applies."""
-    ds.SeriesDescription = series_description
+    """Common attributes of every output; the de-identification record when it applies;
+    the character set its text needs (call it last)."""
+    ds.SeriesDescription = dicom_text(series_description)
     ds.Manufacturer = MANUFACTURER
     ds.ManufacturerModelName = MODEL_NAME
     ds.SoftwareVersions = __version__
@@ -189,7 +262,7 @@ def finish_dataset(ds: D, identity: ExportIdentity, *, series_description: str) 
         code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = DEID_METHOD_CODE
         ds.DeidentificationMethodCodeSequence = DicomSequence([code])
         ds.LongitudinalTemporalInformationModified = "REMOVED"
-    return ds
+    return declare_character_set(ds)
 
 
 def is_valid_uid(value: str) -> bool:
@@ -197,15 +270,20 @@ def is_valid_uid(value: str) -> bool:
 
 
 __all__ = [
+    "DOC_SERIES_NUMBER",
     "KO_SERIES_NUMBER",
     "MANUFACTURER",
     "SC_SERIES_NUMBER",
     "SR_SERIES_NUMBER",
+    "UTF8",
     "SourceImage",
+    "declare_character_set",
+    "dicom_text",
     "evidence_dataset",
     "finish_dataset",
     "is_valid_uid",
     "new_uid",
+    "patient_sex",
     "person_name",
     "source_image",
     "source_sop_class",

@@ -2,7 +2,9 @@
 
 * One Secondary Capture image per key image: the annotated three-window strip of
   :mod:`.raster` (RGB, burned-in annotation), in a new series of the source study, with a
-  Source Image Sequence pointing at the slice it shows.
+  Source Image Sequence pointing at the slice it shows. (0018,0015) Body Part Examined is
+  "SPINE" (what the image shows, whatever the scan covered): an unpaired part, so
+  (0020,0060) Laterality is left out as the General Series module asks.
 * One Key Object Selection document ("Of Interest") listing the source key slices and the
   captures, so PACS can flag the original slices as key images.
 """
@@ -24,9 +26,11 @@ from mscc_desktop.reporting.dicom_common import (
     MANUFACTURER,
     SC_SERIES_NUMBER,
     SourceImage,
+    dicom_text,
     evidence_dataset,
     finish_dataset,
     new_uid,
+    patient_sex,
     person_name,
     written_info,
 )
@@ -36,11 +40,8 @@ from mscc_desktop.reporting.raster import key_image
 from mscc_desktop.reporting.summary import KeyView, ReportContent
 
 SC_DESCRIPTION = "MSCC AI key images (not for clinical use)"
+BODY_PART = "SPINE"  # PS3.16 Annex L defined term; unpaired, so no Laterality
 KO_DESCRIPTION = "MSCC AI key images"
-
-
-def _patient_sex(value: str) -> str | None:
-    return value if value in ("M", "F", "O") else None
 
 
 def secondary_captures(
@@ -84,7 +85,7 @@ def secondary_captures(
             patient_id=info.patient_id,
             patient_name=person_name(info.patient_name) if info.patient_name else None,
             patient_birth_date=info.patient_birth_date or None,
-            patient_sex=_patient_sex(info.patient_sex),
+            patient_sex=patient_sex(info.patient_sex),
             accession_number=info.accession_number or None,
             study_id=info.study_id or None,
             study_date=info.study_date or None,
@@ -92,6 +93,7 @@ def secondary_captures(
             referring_physician_name=info.referring_physician or None,
             patient_orientation=(letters.right[:1], letters.bottom[:1]),
         )
+        sc.BodyPartExamined = BODY_PART
         sc.BurnedInAnnotation = "YES"
         sc.ImageType = ["DERIVED", "SECONDARY", "KEY_IMAGE"]
         sc.DerivationDescription = (
@@ -115,7 +117,7 @@ def _comment(view: KeyView) -> str:
     parts = [f"Slice {view.slice_index + 1}", view.grade_text]
     if view.lesion_number is not None:
         parts.insert(0, f"Finding {view.lesion_number}")
-    return "; ".join(parts)[:10240]
+    return dicom_text("; ".join(parts))[:10240]
 
 
 def key_object_selection(
@@ -133,14 +135,16 @@ def key_object_selection(
             uid=new_uid(),
             name="mscc-desktop",
             manufacturer_name=MANUFACTURER,
-            model_name=inputs.result.provenance.model_id,
+            model_name=dicom_text(inputs.result.provenance.model_id),
         ),
     )
     selection = hd.ko.KeyObjectSelection(
         document_title=codes.DCM.OfInterest,
         referenced_objects=[*references, *captures],
         observer_device_context=observer,
-        description=f"{KO_DESCRIPTION}: {content.verdict.headline}; {content.verdict.status_line}",
+        description=dicom_text(
+            f"{KO_DESCRIPTION}: {content.verdict.headline}; {content.verdict.status_line}"
+        ),
     )
     document = hd.ko.KeyObjectSelectionDocument(
         evidence=[*references, *captures],

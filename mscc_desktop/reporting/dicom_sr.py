@@ -9,14 +9,27 @@
   study is signed off. The document is UNVERIFIED until then, VERIFIED (verifying observer =
   the reader who signed off) afterwards.
 
-The Bilsky grade groups and decisions have no standard codes; they use the private coding
-scheme ``99MSCC`` (PS3.16: designators starting "99" are local).
+Codes are standard where a standard code says the same thing:
+
+* finding type (SCT, 71286001, "Spinal cord compression"): the disorder the Bilsky
+  (epidural spinal cord compression) scale grades;
+* grade "Normal" (SCT, 17621005, "Normal");
+* the study result (DCM, 121073, "Impression"): the conclusion about the whole study;
+* as before: the probability (DCM, 122157, "Probability"), the vertebrae and the spinal
+  canal (SCT) as finding sites, the procedure (LN, 25045-6, "CT unspecified body region").
+
+The Bilsky grade groups "low" (1a/1b) and "high" (1c/2/3), the reader's decisions and the
+count of high-grade slices have no standard code: they use the private coding scheme
+``99MSCC`` (PS3.3 8.2: designators starting "99" are private or local), declared in
+(0008,0110) Coding Scheme Identification Sequence. dciodvfy still warns about every use of
+a designator outside its built-in list, declared or not; that is expected.
 """
 
 from __future__ import annotations
 
 import highdicom as hd
 import numpy as np
+from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from highdicom.sr import CodedConcept
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
@@ -27,6 +40,7 @@ from mscc_desktop.reporting.dicom_common import (
     MANUFACTURER,
     SR_SERIES_NUMBER,
     SourceImage,
+    dicom_text,
     evidence_dataset,
     finish_dataset,
     new_uid,
@@ -38,15 +52,16 @@ from mscc_desktop.reporting.summary import FindingRow, ReportContent
 from mscc_desktop.storage import ReviewDecision
 
 SCHEME = "99MSCC"
+SCHEME_NAME = "mscc-desktop MSCC triage codes"
 SR_DESCRIPTION = "MSCC AI findings (not for clinical use)"
-FINDING_TYPE = CodedConcept("ESCC", SCHEME, "Metastatic epidural spinal cord compression")
+FINDING_TYPE = CodedConcept("71286001", "SCT", "Spinal cord compression")
 GRADE_GROUP = CodedConcept("GROUP", SCHEME, "Bilsky grade group")
 READER_DECISION = CodedConcept("DECISION", SCHEME, "Reader decision")
 READER_GROUP = CodedConcept("READERGROUP", SCHEME, "Bilsky grade group assigned by reader")
-STUDY_RESULT = CodedConcept("RESULT", SCHEME, "Study MSCC result")
+STUDY_RESULT = CodedConcept.from_code(codes.DCM.Impression)
 HIGH_SLICES = CodedConcept("NHIGH", SCHEME, "Number of high-grade slices")
 GROUP_CODES = {
-    GradeGroup.NORMAL: CodedConcept("NORMAL", SCHEME, "Normal (Bilsky 0)"),
+    GradeGroup.NORMAL: CodedConcept.from_code(codes.SCT.Normal),
     GradeGroup.LOW: CodedConcept("LOW", SCHEME, "Low grade (Bilsky 1a/1b)"),
     GradeGroup.HIGH: CodedConcept("HIGH", SCHEME, "High grade (Bilsky 1c/2/3)"),
 }
@@ -57,6 +72,16 @@ DECISION_CODES = {
     ReviewDecision.REGRADE: CodedConcept("REGRADE", SCHEME, "Regraded by reader"),
 }
 SLICES_UNIT = CodedConcept("{slices}", "UCUM", "slices")
+
+
+def scheme_identification() -> CodingSchemeIdentificationItem:
+    """The (0008,0110) Coding Scheme Identification item that declares ``99MSCC``."""
+    return CodingSchemeIdentificationItem(
+        designator=SCHEME,
+        name=SCHEME_NAME,
+        version="1",
+        responsible_organization=MANUFACTURER,
+    )
 
 
 def vertebra_sites(level: str) -> list[hd.sr.FindingSite]:
@@ -78,17 +103,18 @@ def vertebra_sites(level: str) -> list[hd.sr.FindingSite]:
 
 def _algorithm(inputs: ReportInputs) -> hd.sr.AlgorithmIdentification:
     prov = inputs.result.provenance
+    parameters = [
+        f"model_sha256={prov.model_sha256}",
+        f"backend={prov.backend_text}",
+        f"software=mscc-desktop {inputs.software_version}",
+        f"threshold_high={inputs.result.thresholds.high:.3f}",
+        f"threshold_any_mscc={inputs.result.thresholds.any_mscc:.3f}",
+        f"probability_temperature={prov.probability_temperature:.4g}",
+    ]
     return hd.sr.AlgorithmIdentification(
-        name=prov.model_id,
-        version=prov.model_version,
-        parameters=[
-            f"model_sha256={prov.model_sha256}",
-            f"backend={prov.backend_text}",
-            f"software=mscc-desktop {inputs.software_version}",
-            f"threshold_high={inputs.result.thresholds.high:.3f}",
-            f"threshold_any_mscc={inputs.result.thresholds.any_mscc:.3f}",
-            f"probability_temperature={prov.probability_temperature:.4g}",
-        ],
+        name=dicom_text(prov.model_id),
+        version=dicom_text(prov.model_version),
+        parameters=[dicom_text(p) for p in parameters],
         manufacturer=MANUFACTURER,
     )
 
@@ -165,7 +191,7 @@ def measurement_report(
             uid=new_uid(),
             name="mscc-desktop",
             manufacturer_name=MANUFACTURER,
-            model_name=f"{prov.model_id} {prov.model_version}",
+            model_name=dicom_text(f"{prov.model_id} {prov.model_version}"),
         ),
     )
     reader = ""
@@ -223,8 +249,9 @@ def measurement_report(
         if verdict.verified
         else None,
         institution_name=None if identity.deidentified else identity.info.institution_name or None,
+        coding_schemes=[scheme_identification()],
     )
     return finish_dataset(sr, identity, series_description=SR_DESCRIPTION)
 
 
-__all__ = ["measurement_report", "vertebra_sites"]
+__all__ = ["measurement_report", "scheme_identification", "vertebra_sites"]

@@ -57,7 +57,7 @@ class ExportKind(StrEnum):
 
     PDF = "pdf"
     PNG = "png"  # key images as PNG files
-    DICOM = "dicom"  # Secondary Capture series, Key Object Selection, Comprehensive SR
+    DICOM = "dicom"  # Secondary Capture series, KOS, Comprehensive SR, Encapsulated PDF
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,20 +198,28 @@ def export_dicom(
     folder: PathLike,
     *,
     deidentify: bool = False,
+    paper: Paper = Paper.A4,
     protected: Iterable[PathLike] = (),
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> ExportResult:
-    """Write the Secondary Capture series, KOS and SR into a new folder ``<stem>_DICOM``.
+    """Write the Secondary Capture series, KOS, SR and the PDF summary as Encapsulated PDF
+    into a new folder ``<stem>_DICOM``.
 
-    See :func:`export_pdf` for the parameters.
+    See :func:`export_pdf` for the parameters (``paper`` is the encapsulated PDF's).
     """
     target, identity = _prepare(inputs, folder, deidentify, protected)
     content = report_content(inputs, identity)
     final = unique_path(target, f"{export_stem(identity)}_DICOM")
     with atomic_folder(final) as temp:
         files = write_dicom_outputs(
-            inputs, content, temp, identity=identity, progress=progress, cancel=cancel
+            inputs,
+            content,
+            temp,
+            identity=identity,
+            paper=paper,
+            progress=progress,
+            cancel=cancel,
         )
         names = [f.name for f in files]
     logger.info("%d DICOM files written (de-identified=%s)", len(names), deidentify)
@@ -268,6 +276,7 @@ def export_all(
                     inputs,
                     folder,
                     deidentify=options.deidentify,
+                    paper=options.paper,
                     protected=protected,
                     progress=part,
                     cancel=cancel,

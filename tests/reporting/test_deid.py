@@ -160,6 +160,12 @@ def test_deidentified_dicom_has_no_identifying_value(
         assert ds.StudyInstanceUID == mapped_uid(
             reviewed_inputs.volume.info.study_instance_uid, secret
         )
+        if ds.Modality == "DOC":  # the encapsulated PDF: its pages, streams decompressed
+            pdf = tmp_path / "encapsulated.pdf"
+            pdf.write_bytes(bytes(ds.EncapsulatedDocument)[: int(ds.EncapsulatedDocumentLength)])
+            assert_clean(pdf_all_bytes(pdf), values, f"{path.name} PDF")
+            assert ds.BurnedInAnnotation == "NO"
+    assert any(path.name.startswith("DOC") for path in result.files)
 
 
 def test_pseudonyms_are_stable_per_patient_and_install(tmp_path: Path) -> None:
