@@ -35,6 +35,9 @@ SUBCOMMANDS: dict[str, str] = {
     "train": "train the canal detector or the CWL grader (needs the 'train' extra)",
     "export": "export trained checkpoints to an ONNX model folder (needs the 'train' extra)",
     "models": "list installed models and verify their checksums",
+    "listen": "receive studies from PACS or a scanner (DICOM Storage SCP; off unless started)",
+    "send": "send an analysed series' results (SR, KOS, key images, PDF) to a PACS",
+    "pacs": "check, search and retrieve from a PACS (C-ECHO, C-FIND, C-GET)",
 }
 
 

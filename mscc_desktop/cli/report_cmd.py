@@ -8,7 +8,6 @@ the ``analyze --pdf`` hook (:func:`add_pdf_option`, :func:`pdf_after_analysis`).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +18,6 @@ from mscc_desktop.core.errors import ExportError
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
-    from mscc_desktop.core.dicom import ScanResult, SeriesEntry
     from mscc_desktop.core.findings import AnalysisResult
     from mscc_desktop.core.volume import Volume
 
@@ -32,8 +30,6 @@ examples:
 exit codes: 0 written, 1 error, 2 nothing to report (no series, or not analysed yet).
 Written files are listed on stdout; their names hold the patient's name unless --deidentify.
 """
-
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)+$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,77 +65,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
-def _store(path: str | None) -> Database:
-    from mscc_desktop import storage
-
-    file = Path(path) if path else storage.default_store_path()
-    if not file.is_file():
-        raise ExportError(
-            f"There is no results store at {file}: nothing has been analysed yet. Run "
-            "'mscc-desktop analyze' on the folder first."
-        )
-    return storage.open_store(file)
-
-
-def _stored_folders(db: Database, uid: str) -> list[Path]:
-    from mscc_desktop import storage
-
-    folders: list[Path] = []
-    for study in storage.list_studies(db):
-        for record in storage.series_for_study(db, study.study_id):
-            if record.series_instance_uid == uid and record.source_path not in folders:
-                folders.append(record.source_path)
-    return folders
-
-
-def _choose(scan: ScanResult, uid: str | None) -> SeriesEntry:
-    from mscc_desktop.core.dicom import pick_series
-
-    candidates = [e for e in scan.series if e.analysable]
-    if uid:
-        candidates = [e for e in candidates if e.info.series_instance_uid == uid]
-    if not candidates:
-        what = f"series {uid}" if uid else "analysable axial CT series"
-        raise LookupError(f"No {what} was found under {scan.root}.")
-    if len(candidates) == 1:
-        return candidates[0]
-    chosen = pick_series(candidates).chosen
-    if chosen is None:  # pragma: no cover - candidates are analysable
-        raise LookupError(f"No analysable series under {scan.root}.")
-    print(
-        f"note: {len(candidates)} series found; reporting '{chosen.description}' "
-        "(choose another with --series-uid)",
-        file=sys.stderr,
-    )
-    return chosen
-
-
-def _locate(db: Database, args: argparse.Namespace) -> tuple[SeriesEntry, Path]:
-    from mscc_desktop.core.dicom import scan_folder
-
-    given = Path(args.series).expanduser()
-    uid = args.series_uid
-    roots = [given]
-    if not given.exists():
-        if not _UID.match(args.series):
-            raise LookupError(f"{args.series} is neither a folder nor a file nor a series UID.")
-        uid = args.series
-        roots = [p for p in _stored_folders(db, uid) if p.exists()]
-        if not roots:
-            raise LookupError(
-                f"Series {uid} is not in the results store, or its folder is gone. Give the "
-                "DICOM folder instead."
-            )
-    for root in roots:
-        scan = scan_folder(root)
-        try:
-            return _choose(scan, uid), root
-        except LookupError:
-            if root is roots[-1]:
-                raise
-    raise LookupError("No series found.")  # pragma: no cover
-
-
 def run(args: argparse.Namespace) -> int:
     from mscc_desktop import storage
     from mscc_desktop.core.dicom import load_series
@@ -152,17 +77,21 @@ def run(args: argparse.Namespace) -> int:
         load_report_inputs,
         record_export,
     )
+    from mscc_desktop.workflow.locate import locate_series, open_existing_store
 
     kinds = {k for k, on in ((ExportKind.PNG, args.png), (ExportKind.DICOM, args.dicom)) if on}
     if args.pdf or not kinds:
         kinds.add(ExportKind.PDF)
-    db = _store(args.db)
+    db = open_existing_store(args.db)
     try:
         try:
-            entry, root = _locate(db, args)
+            located = locate_series(db, args.series, series_uid=args.series_uid)
         except LookupError as error:
             print(f"mscc-desktop report: {error}", file=sys.stderr)
             return EXIT_NOTHING
+        if located.note:
+            print(f"note: {located.note}", file=sys.stderr)
+        entry, root = located.entry, located.root
         volume = load_series(entry)
         record = storage.register_volume(db, volume, part=entry.split_note)
         try:

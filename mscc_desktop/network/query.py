@@ -24,12 +24,17 @@ from mscc_desktop.network.receiver import ReceiverEvent, ReceiverEventKind
 
 logger = logging.getLogger(__name__)
 
-# Storage classes a C-GET offers to take back (<= 127 with the C-GET context itself).
-_RETRIEVE_CLASSES = (
+# What a C-GET offers to take back. Images get one presentation context per compressed
+# transfer syntax, so the PACS can send each file as it stores it (a JPEG 2000 CT arrives as
+# JPEG 2000, never transcoded: many PACS cannot transcode at all); the other objects are
+# offered uncompressed. 4 x 12 + 10 + 1 contexts stay below the 128 a request may hold.
+_IMAGE_CLASSES = (
     "1.2.840.10008.5.1.4.1.1.2",  # CT Image
     "1.2.840.10008.5.1.4.1.1.2.1",  # Enhanced CT Image
     "1.2.840.10008.5.1.4.1.1.4",  # MR Image
     "1.2.840.10008.5.1.4.1.1.128",  # PET Image
+)
+_OTHER_CLASSES = (
     "1.2.840.10008.5.1.4.1.1.7",  # Secondary Capture
     "1.2.840.10008.5.1.4.1.1.88.11",  # Basic Text SR
     "1.2.840.10008.5.1.4.1.1.88.22",  # Enhanced SR
@@ -40,6 +45,20 @@ _RETRIEVE_CLASSES = (
     "1.2.840.10008.5.1.4.1.1.1",  # Computed Radiography (scouts from older PACS)
     "1.2.840.10008.5.1.4.1.1.1.1",  # Digital X-Ray
     "1.2.840.10008.5.1.4.1.1.11.1",  # Grayscale Softcopy Presentation State
+)
+_UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
+_COMPRESSED = (
+    "1.2.840.10008.1.2.4.50",  # JPEG Baseline
+    "1.2.840.10008.1.2.4.51",  # JPEG Extended
+    "1.2.840.10008.1.2.4.57",  # JPEG Lossless
+    "1.2.840.10008.1.2.4.70",  # JPEG Lossless SV1
+    "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.81",  # JPEG-LS Near-lossless
+    "1.2.840.10008.1.2.4.90",  # JPEG 2000 Lossless
+    "1.2.840.10008.1.2.4.91",  # JPEG 2000
+    "1.2.840.10008.1.2.5",  # RLE Lossless
+    "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
+    "1.2.840.10008.1.2.2",  # Explicit VR Big Endian (retired, still stored by some)
 )
 
 
@@ -226,7 +245,7 @@ def retrieve_study(
     never arrive, and the report says ``cancelled``.
     """
     from pydicom.dataset import Dataset
-    from pynetdicom import ALL_TRANSFER_SYNTAXES, build_role, evt
+    from pynetdicom import build_role, evt
     from pynetdicom.sop_class import (  # type: ignore[attr-defined]
         StudyRootQueryRetrieveInformationModelGet,
     )
@@ -234,8 +253,11 @@ def retrieve_study(
     ae = _ae(calling_ae, timeout_s)
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
     roles = []
-    for sop_class in _RETRIEVE_CLASSES:
-        ae.add_requested_context(sop_class, ALL_TRANSFER_SYNTAXES[:8])
+    for sop_class in _IMAGE_CLASSES + _OTHER_CLASSES:
+        ae.add_requested_context(sop_class, list(_UNCOMPRESSED))
+        if sop_class in _IMAGE_CLASSES:
+            for syntax in _COMPRESSED:
+                ae.add_requested_context(sop_class, syntax)
         roles.append(build_role(sop_class, scp_role=True))
     events: list[ReceiverEvent] = []
     errors: list[str] = []

@@ -215,7 +215,8 @@ def _refusal(node: RemoteNode, assoc: Any) -> str:
             f"{node.label} rejected the association: check that it knows this workstation's "
             "AE title, address and port."
         )
-    if assoc.is_aborted:
+    if assoc.is_aborted and assoc.acceptor.primitive is not None:
+        # The peer answered, then aborted: it was reached, so the connection is not the problem.
         return f"{node.label} aborted the association (a TLS or protocol mismatch?)."
     return (
         f"{node.label} cannot be reached: check the host, port and that the PACS is running "
