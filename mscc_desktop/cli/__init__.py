@@ -38,6 +38,7 @@ SUBCOMMANDS: dict[str, str] = {
     "listen": "receive studies from PACS or a scanner (DICOM Storage SCP; off unless started)",
     "send": "send an analysed series' results (SR, KOS, key images, PDF) to a PACS",
     "pacs": "check, search and retrieve from a PACS (C-ECHO, C-FIND, C-GET)",
+    "dataset": "the site's reviewed studies as labelled training data (summary, export)",
 }
 
 

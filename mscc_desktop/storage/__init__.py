@@ -59,7 +59,9 @@ from mscc_desktop.storage.reviews import (
     load_reviews,
     save_review,
     set_key_image,
+    set_study_no_mscc,
     set_study_review_status,
+    study_no_mscc,
     study_review_status,
 )
 from mscc_desktop.storage.schema import SCHEMA_VERSION
@@ -125,8 +127,10 @@ __all__ = [
     "send_log",
     "series_for_study",
     "set_key_image",
+    "set_study_no_mscc",
     "set_study_review_status",
     "source_folder",
+    "study_no_mscc",
     "study_review_status",
     "upsert_series",
     "write_transaction",

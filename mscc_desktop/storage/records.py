@@ -59,6 +59,7 @@ class AuditAction(StrEnum):
     KEY_IMAGE_MARKED = "key_image_marked"
     KEY_IMAGE_UNMARKED = "key_image_unmarked"
     STUDY_STATUS_CHANGED = "study_status_changed"
+    STUDY_NO_MSCC = "study_no_mscc"  # the reader's "no MSCC" verdict on a study, set or cleared
     EXPORTED = "exported"  # a report or image export (recorded by the reporting layer)
     # The DICOM network (details: AE titles, addresses, counts; never patient data).
     ASSOCIATION_ACCEPTED = "association_accepted"

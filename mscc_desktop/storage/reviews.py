@@ -208,6 +208,42 @@ def set_study_review_status(
         )
 
 
+def set_study_no_mscc(db: Database, study_id: int, no_mscc: bool = True, *, user: str = "") -> None:
+    """The reader's one-action verdict "no MSCC" on a whole study (or its withdrawal); audited.
+
+    Setting it also signs the study off (REVIEWED): the reader has looked at every slice. For
+    the site's training data it labels every slice of the study normal, whatever the model
+    flagged.
+    """
+    reader = resolve_user(user)
+    with write_transaction(db, doing="saving the study verdict"):
+        row = db.execute("SELECT no_mscc FROM studies WHERE id = ?", [study_id]).fetchone()
+        if row is None:
+            raise StoreError(f"Study {study_id} is not in the results store.")
+        if bool(row[0]) == no_mscc:
+            return
+        db.execute(
+            "UPDATE studies SET no_mscc = ?, no_mscc_by = ?, no_mscc_at = ? WHERE id = ?",
+            [int(no_mscc), reader, time_text(now_utc()), study_id],
+        )
+        record_audit(
+            db,
+            AuditAction.STUDY_NO_MSCC,
+            user=reader,
+            study_id=study_id,
+            details={"no_mscc": no_mscc},
+        )
+        if no_mscc:
+            set_study_review_status(db, study_id, ReviewStatus.REVIEWED, user=reader)
+
+
+def study_no_mscc(db: Database, study_id: int) -> bool:
+    row = db.execute("SELECT no_mscc FROM studies WHERE id = ?", [study_id]).fetchone()
+    if row is None:
+        raise StoreError(f"Study {study_id} is not in the results store.")
+    return bool(row[0])
+
+
 def study_review_status(db: Database, study_id: int) -> ReviewStatus:
     row = db.execute("SELECT review_status FROM studies WHERE id = ?", [study_id]).fetchone()
     if row is None:

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 MIGRATION_SET = "mscc"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The ``user_version`` this software writes; a store with a higher one is refused."""
 
 MIGRATIONS = Migrations(MIGRATION_SET)
@@ -285,5 +285,26 @@ def _send_log(db: Database) -> None:
     db.execute("PRAGMA user_version = 3")
 
 
-MIGRATION_NAMES: tuple[str, ...] = ("0001_initial", "0002_model_calibration", "0003_send_log")
+# The reader's whole-study verdict "no MSCC" (most staging CTs): one action that labels every
+# slice of the study normal for the site's own training data.
+_STUDY_VERDICT = (
+    "ALTER TABLE studies ADD COLUMN no_mscc INTEGER NOT NULL DEFAULT 0 CHECK (no_mscc IN (0, 1))",
+    "ALTER TABLE studies ADD COLUMN no_mscc_by TEXT",
+    "ALTER TABLE studies ADD COLUMN no_mscc_at TEXT",
+)
+
+
+@MIGRATIONS(name="0004_study_no_mscc")
+def _study_no_mscc(db: Database) -> None:
+    for statement in _STUDY_VERDICT:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 4")
+
+
+MIGRATION_NAMES: tuple[str, ...] = (
+    "0001_initial",
+    "0002_model_calibration",
+    "0003_send_log",
+    "0004_study_no_mscc",
+)
 """Every migration this software knows, in order (a store with others is from newer software)."""
