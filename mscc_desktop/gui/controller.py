@@ -103,8 +103,9 @@ class ReadingController(QtCore.QObject):
         self._pending_volume: object = None
         self.model_info: ModelInfo | None = None
         # The demo is there to show what the app does: it is analysed as soon as it is open
-        # and a model is ready (a reader's own studies wait for Ctrl+R).
-        self._analyse_demo = False
+        # and a model is ready (a reader's own studies wait for Ctrl+R), as is a received
+        # series when the network settings ask for it.
+        self._analyse_when_open = False
 
         self.loader.succeeded.connect(self._on_loader_result)
         self.loader.failed.connect(lambda e: self.error.emit("Could not open the study", e))
@@ -140,7 +141,7 @@ class ReadingController(QtCore.QObject):
         self._emit_can_analyse()
         if self.loaded is not None and self.state.findings is None:
             self._show_stored()
-        self._maybe_analyse_demo()
+        self._maybe_analyse_on_open()
 
     def _on_model_failed(self, error: object) -> None:
         message = error.message if isinstance(error, MsccError) else str(error)
@@ -148,8 +149,9 @@ class ReadingController(QtCore.QObject):
         self._emit_can_analyse()
 
     # ---- opening ------------------------------------------------------------------------
-    def open_path(self, path: str | Path) -> None:
-        self._analyse_demo = False
+    def open_path(self, path: str | Path, *, analyse: bool = False) -> None:
+        """Scan ``path`` and open its series; ``analyse`` analyses it once open."""
+        self._analyse_when_open = analyse
         folder = Path(path)
         self.status.emit("Scanning the folder…")
         if self.db is not None and folder.exists():
@@ -162,7 +164,7 @@ class ReadingController(QtCore.QObject):
         self.loader.submit(scan_then_pick)
 
     def open_demo(self) -> None:
-        self._analyse_demo = True
+        self._analyse_when_open = True
         self.status.emit("Preparing the demo study…")
         services = self.services
 
@@ -226,19 +228,19 @@ class ReadingController(QtCore.QObject):
         self._emit_can_analyse()
         self.series_opened.emit()
         self.status.emit(f"Opened {loaded.volume.n_slices} slices")
-        self._maybe_analyse_demo()
+        self._maybe_analyse_on_open()
 
-    def _maybe_analyse_demo(self) -> None:
-        """Analyse the just-opened demo once a model is ready, unless this model's stored
-        analysis of it is already shown."""
+    def _maybe_analyse_on_open(self) -> None:
+        """Analyse the just-opened demo (or received series) once a model is ready, unless
+        this model's stored analysis of it is already shown."""
         if (
-            self._analyse_demo
+            self._analyse_when_open
             and self.loaded is not None
             and self.model_info is not None
             and self.state.findings is None
             and self.can_analyse
         ):
-            self._analyse_demo = False
+            self._analyse_when_open = False
             self.analyse()
 
     def _show_stored(self) -> None:

@@ -47,12 +47,15 @@ class WorkerSignals(QtCore.QObject):
 class Worker(QtCore.QRunnable):
     """Runs ``job(progress=..., cancel=...)`` once, on whatever pool it is started on."""
 
-    def __init__(self, job: Job, request_id: int, cancel: CancelToken) -> None:
+    def __init__(
+        self, job: Job, request_id: int, cancel: CancelToken, *, keep_result: bool = False
+    ) -> None:
         super().__init__()
         self.setAutoDelete(False)  # the TaskRunner keeps it until ``finished``
         self.job = job
         self.request_id = request_id
         self.cancel_token = cancel
+        self.keep_result = keep_result
         self.signals = WorkerSignals()
 
     def _progress(self, fraction: float, text: str, /) -> None:
@@ -70,7 +73,7 @@ class Worker(QtCore.QRunnable):
             logger.debug("request %d failed: %s", rid, type(error).__name__)
             self.signals.failed.emit(rid, error)
         else:
-            if self.cancel_token.cancelled:
+            if self.cancel_token.cancelled and not self.keep_result:
                 self.signals.cancelled.emit(rid)
             else:
                 self.signals.succeeded.emit(rid, result)
@@ -108,11 +111,16 @@ class TaskRunner(QtCore.QObject):
     def current_request(self) -> int | None:
         return self._current
 
-    def submit(self, job: Job) -> int:
-        """Start ``job``; cancel the request it replaces. Returns the new request id."""
+    def submit(self, job: Job, *, keep_result_on_cancel: bool = False) -> int:
+        """Start ``job``; cancel the request it replaces. Returns the new request id.
+
+        ``keep_result_on_cancel`` is for jobs that stop early when cancelled and *return* a
+        report of what they already did (a send that sent some instances, a retrieve that
+        wrote some): that report still arrives through ``succeeded`` so it can be recorded.
+        """
         self.cancel()
         request_id = next(_request_ids)
-        worker = Worker(job, request_id, CancelToken())
+        worker = Worker(job, request_id, CancelToken(), keep_result=keep_result_on_cancel)
         signals = worker.signals
         signals.succeeded.connect(self._on_succeeded)
         signals.failed.connect(self._on_failed)
@@ -183,4 +191,16 @@ def inference_pool() -> QtCore.QThreadPool:
     pool = QtCore.QThreadPool()
     pool.setMaxThreadCount(1)
     pool.setObjectName("inference")
+    return pool
+
+
+def network_pool() -> QtCore.QThreadPool:
+    """Pool for DICOM network calls (echo, search, send, retrieve).
+
+    Apart from the I/O pool: a send or retrieve can wait on a slow PACS for minutes, and must
+    never hold back opening a study.
+    """
+    pool = QtCore.QThreadPool()
+    pool.setMaxThreadCount(3)
+    pool.setObjectName("network")
     return pool
