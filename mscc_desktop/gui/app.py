@@ -97,7 +97,7 @@ def create_main_window(
     except StoreError as error:
         store_problem = error
     controller = ReadingController(ViewerState(), services or DefaultServices(config), db, ui)
-    window = MainWindow(controller, qs)
+    window = MainWindow(controller, qs, config)
     controller.setParent(window)
     if store_problem is not None:
         QtCore.QTimer.singleShot(

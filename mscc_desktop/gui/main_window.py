@@ -1,10 +1,11 @@
 """The main window: viewer in the centre; findings and studies as tabs on the right.
 
 Menus and shortcuts: File › Open folder (Ctrl+O), recent folders, Export (PDF, key images,
-DICOM; enabled when a stored analysis is shown and the reporting layer is installed);
-Analysis › Analyze (Ctrl+R), Cancel (Esc), Mark key image (K), Mark study as reviewed
-(Ctrl+Shift+R); View › Overlays (O); Settings (Ctrl+,); Help › About. Folders or files can
-be dropped on the window.
+DICOM, Send to PACS; enabled when a stored analysis is shown and the reporting layer is
+installed); Analysis › Analyze (Ctrl+R), Cancel (Esc), Mark key image (K), Mark study as
+reviewed (Ctrl+Shift+R); View › Overlays (O); PACS › Search PACS (Ctrl+Shift+F), Send to PACS,
+Send log, Network settings (:mod:`.network_ui`); Settings (Ctrl+,); Help › About. Folders or
+files can be dropped on the window.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from mscc_desktop.core.config import AppConfig
 from mscc_desktop.core.dicom.classify import SeriesEntry, SeriesPick
 from mscc_desktop.core.dicom.scan import ScanResult
 from mscc_desktop.gui import theme
@@ -28,6 +30,7 @@ from mscc_desktop.gui.exports import (
     reporting_available,
 )
 from mscc_desktop.gui.findings_panel import FindingsPanel
+from mscc_desktop.gui.network_ui import NetworkUi
 from mscc_desktop.gui.review_editor import ReviewDraft
 from mscc_desktop.gui.series_chooser import SeriesChooser
 from mscc_desktop.gui.services import ModelInfo
@@ -57,7 +60,9 @@ def dropped_folder(urls: list[QtCore.QUrl]) -> Path | None:
 class MainWindow(QtWidgets.QMainWindow):
     """The reading workstation window. Owns the controller (and through it the store)."""
 
-    def __init__(self, controller: ReadingController, qsettings: QtCore.QSettings) -> None:
+    def __init__(
+        self, controller: ReadingController, qsettings: QtCore.QSettings, config: AppConfig
+    ) -> None:
         super().__init__()
         self.controller = controller
         self.state: ViewerState = controller.state
@@ -84,8 +89,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.warning_label = QtWidgets.QLabel("")
         self.warning_label.setStyleSheet(f"QLabel {{ color: {theme.WARNING_COLOUR}; }}")
         self.warning_label.hide()
+        self.network = NetworkUi(self, config.data_dir)
         status = self.statusBar()
         status.addWidget(self.tasks)
+        for item in self.network.status_items:
+            status.addPermanentWidget(item)
         status.addPermanentWidget(self.warning_label)
         status.addPermanentWidget(self.model_label)
         self._build_actions()
@@ -175,6 +183,8 @@ class MainWindow(QtWidgets.QMainWindow):
         export_menu.setToolTipsVisible(True)
         for action in self.export_actions:
             export_menu.addAction(action)
+        export_menu.addSeparator()
+        export_menu.addAction(self.network.send_action)
         file_menu.addSeparator()
         file_menu.addAction(self.settings_action)
         file_menu.addAction(self.quit_action)
@@ -191,6 +201,13 @@ class MainWindow(QtWidgets.QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.browser_dock.toggleViewAction())
         view_menu.addAction(self.findings_dock.toggleViewAction())
+        pacs_menu = bar.addMenu("&PACS")
+        pacs_menu.setToolTipsVisible(True)
+        for item in self.network.menu_actions:
+            if item is None:
+                pacs_menu.addSeparator()
+            else:
+                pacs_menu.addAction(item)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.demo_action)
         help_menu.addAction(self.about_action)
@@ -264,6 +281,7 @@ class MainWindow(QtWidgets.QMainWindow):
             action.setEnabled(available)
             action.setToolTip(tip or action.text().replace("&", "").rstrip("…"))
             action.setStatusTip(tip)
+        self.network.update_actions()
 
     def export(self, choice: ExportChoice) -> None:
         if not self.exports.available:
@@ -290,7 +308,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ---- dialogs ------------------------------------------------------------------------
     def edit_settings(self) -> None:
-        dialog = SettingsDialog(load_settings(self.qsettings), self)
+        dialog = SettingsDialog(
+            load_settings(self.qsettings), self, network=self.network.edit_settings
+        )
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
             settings = dialog.settings()
             save_settings(self.qsettings, settings)
@@ -314,5 +334,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.qsettings.setValue("window/state", self.saveState())
         self.qsettings.sync()
         self.exports.runner.cancel_all()
+        self.network.shutdown()  # while the store is open: it logs what it received and sent
         self.controller.shutdown()
         super().closeEvent(ev)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,9 +83,19 @@ def save_settings(qsettings: QtCore.QSettings, settings: UiSettings) -> None:
 
 
 class SettingsDialog(QtWidgets.QDialog):
-    """Edits :class:`UiSettings`; :meth:`settings` gives the result after ``exec()``."""
+    """Edits :class:`UiSettings`; :meth:`settings` gives the result after ``exec()``.
 
-    def __init__(self, settings: UiSettings, parent: QtWidgets.QWidget | None = None) -> None:
+    ``network`` opens the DICOM network settings over this dialog (they are saved on their
+    own, in ``network.json``); without it the row is left out.
+    """
+
+    def __init__(
+        self,
+        settings: UiSettings,
+        parent: QtWidgets.QWidget | None = None,
+        *,
+        network: Callable[[QtWidgets.QWidget], None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.user_edit = QtWidgets.QLineEdit(settings.user_name)
@@ -120,6 +131,13 @@ class SettingsDialog(QtWidgets.QDialog):
         form.addRow("High-grade threshold", self.threshold_spin)
         form.addRow("Export folder", export_row)
         form.addRow("", self.deidentify_check)
+        if network is not None:
+            self.network_button = QtWidgets.QPushButton("DICOM network…")
+            self.network_button.setToolTip(
+                "Receiving studies, PACS destinations and TLS (saved on their own)"
+            )
+            self.network_button.clicked.connect(lambda: network(self))
+            form.addRow("Network", self.network_button)
         finish_form_dialog(self, form, QtWidgets.QDialogButtonBox.StandardButton.Ok)
 
     def _browse(self) -> None:

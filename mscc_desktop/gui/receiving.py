@@ -1,0 +1,168 @@
+"""The DICOM listener inside the running workstation.
+
+:class:`StorageReceiver` runs pynetdicom's server on its own threads and only writes files and
+queues events. Here a 500 ms :class:`QtCore.QTimer` on the GUI thread (which owns the store)
+drains those events into a :class:`~mscc_desktop.workflow.ReceiveSession`: it writes the audit
+rows and registers each series once it went quiet. The window is told what arrived, what is
+still arriving and what was refused, through signals; it decides what to show and open.
+The Qt-free twin of this loop is ``mscc-desktop listen``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6 import QtCore
+from sqlite_utils import Database
+
+from mscc_desktop.core.errors import MsccError, NetworkError
+from mscc_desktop.network import NetworkSettings, SeriesArrival, StorageReceiver
+
+if TYPE_CHECKING:
+    from mscc_desktop.workflow import ReceiveSession
+
+logger = logging.getLogger(__name__)
+
+POLL_INTERVAL_MS = 500
+
+
+def arriving_text(arriving: list[SeriesArrival]) -> str:
+    """The status-bar line for series still arriving ("" when none)."""
+    if not arriving:
+        return ""
+    n = sum(a.n_instances for a in arriving)
+    callers = sorted({a.calling_ae or "an unnamed caller" for a in arriving})
+    return f"Receiving {n} instance{'' if n == 1 else 's'} from {', '.join(callers)}…"
+
+
+class ListenerController(QtCore.QObject):
+    """Starts, polls and stops the listener for one main window.
+
+    Parameters
+    ----------
+    store
+        Gives the store connection (``None`` when the store is not available) and the user
+        name for the audit rows; called on the GUI thread.
+    root
+        The managed folder received studies are written into.
+    """
+
+    registered = QtCore.Signal(object)  # list[RegisteredSeries], series now in the store
+    arriving_changed = QtCore.Signal(str)  # arriving_text(), "" when nothing is arriving
+    refused = QtCore.Signal(str)  # why a caller or an instance was refused (no patient data)
+    state_changed = QtCore.Signal(str)  # "Listening as … on port …", "" when off
+    failed = QtCore.Signal(str, object)  # title, error (for the error boundary)
+
+    def __init__(
+        self,
+        store: Callable[[], tuple[Database | None, str]],
+        root: Path,
+        parent: QtCore.QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._store = store
+        self.root = Path(root)
+        self.receiver: StorageReceiver | None = None
+        self.session: ReceiveSession | None = None
+        self.state = ""
+        self._arriving = ""
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(POLL_INTERVAL_MS)
+        self.timer.timeout.connect(self.poll)
+
+    @property
+    def running(self) -> bool:
+        return self.receiver is not None and self.receiver.running
+
+    @property
+    def port(self) -> int | None:
+        """The bound port while running (the real one when the settings say 0)."""
+        return self.receiver.port if self.running and self.receiver else None
+
+    def apply(self, settings: NetworkSettings) -> None:
+        """Stop the running listener (registering what it received) and start the new one."""
+        self.stop()
+        listener = settings.listener
+        if not listener.enabled:
+            self._set_state("")
+            return
+        db, user = self._store()
+        if db is None:
+            self._set_state("DICOM listener not running")
+            self.failed.emit(
+                "The DICOM listener could not start",
+                MsccError(
+                    "Received studies are registered in the results store, which is not "
+                    "available. Fix the store problem shown at start-up, then restart."
+                ),
+            )
+            return
+        try:
+            receiver = StorageReceiver(listener, self.root, tls=settings.tls)
+            receiver.start()
+        except (NetworkError, OSError) as error:
+            self._set_state("DICOM listener not running")
+            if isinstance(error, OSError):
+                error = NetworkError(
+                    f"The listener could not prepare its folder {self.root} "
+                    f"({error.strerror or error.__class__.__name__}). Check that it is "
+                    "writable, then save the network settings again."
+                )
+            self.failed.emit("The DICOM listener could not start", error)
+            return
+        # Imported here: the workflow package brings the reporting layer (reportlab,
+        # highdicom), which start-up leaves out while the listener is off.
+        from mscc_desktop.workflow import ReceiveSession
+
+        self.receiver = receiver
+        self.session = ReceiveSession(db, quiet_seconds=listener.quiet_seconds, user=user)
+        self.timer.start()
+        tls = " (TLS)" if settings.tls.enabled else ""
+        self._set_state(f"Listening as {receiver.settings.ae_title} on port {receiver.port}{tls}")
+
+    def poll(self, *, flush: bool = False) -> None:
+        """Record the listener's events; register complete series (all of them if ``flush``)."""
+        if self.receiver is None or self.session is None:
+            return
+        self.session.user = self._store()[1]  # the reader may have changed their name
+        try:
+            result = self.session.poll(self.receiver.events(), flush=flush)
+        except (MsccError, OSError) as error:
+            logger.error("recording received instances failed: %s", type(error).__name__)
+            self.failed.emit("Receiving failed", error)
+            return
+        for reason, count in Counter(result.refused).items():  # a full disk refuses many
+            logger.warning("listener refused %d time(s): %s", count, reason)
+            self.refused.emit(reason)
+        if result.registered:
+            n = sum(r.arrival.n_instances for r in result.registered)
+            logger.info("registered %d received series (%d instances)", len(result.registered), n)
+            self.registered.emit(list(result.registered))
+        text = arriving_text(self.session.arriving())
+        if text != self._arriving:
+            self._arriving = text
+            self.arriving_changed.emit(text)
+
+    def stop(self) -> None:
+        """Close the port and register what arrived, so no received file is left unlisted.
+
+        A series cut off by the stop is registered too; its audit row says it was
+        interrupted, and it is never analysed automatically.
+        """
+        self.timer.stop()
+        receiver = self.receiver
+        if receiver is None:
+            return
+        receiver.stop()
+        self.poll(flush=True)
+        self.receiver = None
+        self.session = None
+        self._set_state("")
+
+    def _set_state(self, text: str) -> None:
+        self.state = text
+        self.state_changed.emit(text)
