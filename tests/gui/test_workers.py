@@ -95,3 +95,25 @@ def test_inference_pool_runs_one_job_at_a_time(qapp) -> None:  # type: ignore[no
     assert inference_pool().maxThreadCount() == 1
     worker = Worker(lambda **_: None, 1, CancelToken())
     assert not worker.autoDelete()
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_report_returned_after_a_cancel_arrives_only_when_asked_for(
+    qtbot, runner: TaskRunner, keep: bool
+) -> None:  # type: ignore[no-untyped-def]
+    started = threading.Event()
+
+    def send(*, progress: ProgressFn, cancel: CancelToken) -> str:
+        started.set()
+        while not cancel.cancelled:  # like send_files: stops, then reports what it sent
+            threading.Event().wait(0.001)
+        return "3 of 5 sent"
+
+    outcome: list[str] = []
+    runner.succeeded.connect(outcome.append)
+    runner.cancelled.connect(lambda: outcome.append("cancelled"))
+    with qtbot.waitSignal(runner.finished, timeout=5000):
+        runner.submit(send, keep_result_on_cancel=keep)
+        assert started.wait(5)
+        runner.cancel()
+    assert outcome == (["3 of 5 sent"] if keep else ["cancelled"])
