@@ -44,26 +44,8 @@ def split_list(text: str) -> tuple[str, ...]:
 
 
 def check_network_settings(settings: NetworkSettings) -> NetworkSettings:
-    """:meth:`NetworkSettings.checked` plus the TLS checks it leaves to the moment of use.
-
-    Raises :class:`NetworkError` with a sentence for the dialog.
-    """
-    checked = settings.checked()
-    tls = checked.tls
-    for node in checked.destinations:
-        if node.tls and not tls.enabled:
-            raise NetworkError(
-                f"Destination {node.name!r} is set to use TLS, but no CA certificates are set: "
-                "choose them on the TLS tab, or untick TLS for it."
-            )
-    if tls.enabled:
-        if checked.listener.enabled and not (tls.certificate and tls.private_key):
-            raise NetworkError(
-                "With CA certificates set, the listener accepts TLS connections only, so it "
-                "needs this workstation's certificate and private key as well (TLS tab)."
-            )
-        tls.context(server=checked.listener.enabled)  # the files exist and fit together
-    return checked
+    """:meth:`NetworkSettings.checked` (TLS included); :class:`NetworkError` for the dialog."""
+    return settings.checked()
 
 
 def echo_job(

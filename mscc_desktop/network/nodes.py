@@ -188,6 +188,20 @@ class NetworkSettings:
         names = [n.name.lower() for n in nodes]
         if len(set(names)) != len(names):
             raise NetworkError("Two destinations have the same name; give each its own.")
+        for node in nodes:
+            if node.tls and not self.tls.enabled:
+                raise NetworkError(
+                    f"Destination {node.name!r} is set to use TLS, but no CA certificates are "
+                    "configured under Settings > Network > TLS: choose them there, or untick "
+                    "TLS for it."
+                )
+        if self.tls.enabled:
+            if self.listener.enabled and not (self.tls.certificate and self.tls.private_key):
+                raise NetworkError(
+                    "With TLS on, the listener needs this workstation's certificate and its "
+                    "private key (Settings > Network > TLS)."
+                )
+            self.tls.context(server=True)  # the files must load (NetworkError says which)
         return replace(self, listener=self.listener.checked(), destinations=nodes)
 
 

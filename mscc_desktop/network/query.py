@@ -183,9 +183,15 @@ def find_studies(
                 studies.append(_remote_study(found))
                 if len(studies) >= limit:
                     break
-            elif code not in (0x0000, 0xFF00, 0xFF01):
+            elif code == -1:
                 raise NetworkError(
-                    f"{node.label} could not answer the search (status 0x{code & 0xFFFF:04X})."
+                    f"{node.label} refused or dropped the search without an answer: check that "
+                    "it knows this workstation's AE title and address (many PACS answer only "
+                    "callers they know)."
+                )
+            elif code != 0x0000:
+                raise NetworkError(
+                    f"{node.label} could not answer the search (status 0x{code:04X})."
                 )
     finally:
         if assoc.is_established:

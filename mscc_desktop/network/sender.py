@@ -56,13 +56,24 @@ class SendReport:
 
 
 def status_text(status: int) -> str:
-    """A C-STORE status as a reader-facing phrase."""
+    """A C-STORE refusal as a sentence a reader can act on, with the DICOM status."""
+    code = f"0x{status:04X}"
+    if status == 0x0122:
+        return f"the PACS does not accept this kind of object ({code}: SOP class not supported)"
+    if status == 0x0124:
+        return f"the PACS does not allow this workstation to store ({code}: not authorized)"
+    if status & 0xFF00 == 0xA700:
+        return f"the PACS is out of resources, e.g. its disk is full ({code})"
+    if status & 0xFF00 == 0xA900:
+        return f"the PACS says the object does not match its SOP class ({code})"
+    if status & 0xF000 == 0xC000:
+        return f"the PACS cannot understand the object ({code})"
     from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
     known = STORAGE_SERVICE_CLASS_STATUS.get(status)
     if known is not None:
-        return f"{known[0].lower()} (0x{status:04X}: {known[1]})"
-    return f"{code_to_category(status).lower()} (0x{status:04X})"
+        return f"the PACS refused it: {known[1].lower()} ({code})"
+    return f"the PACS refused it: {code_to_category(status).lower()} ({code})"
 
 
 def send_files(

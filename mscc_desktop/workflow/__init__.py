@@ -2,23 +2,51 @@
 
 Qt-free, so the GUI and the CLI call the same sequence. Owns no state of its own: every
 function takes the store it writes to, on the thread that owns it.
+
+Names are imported on first use (PEP 562): ``from mscc_desktop.workflow import
+ReceiveSession`` must not load the reporting stack (reportlab, highdicom) that only sending
+needs, because the GUI starts the listener right after its window shows.
 """
 
 from __future__ import annotations
 
-from mscc_desktop.workflow.pacs_send import (
-    export_for_sending,
-    outbox_root,
-    record_sent,
-    sent_kind,
-)
-from mscc_desktop.workflow.received import (
-    PollResult,
-    ReceiveSession,
-    RegisteredSeries,
-    register_received_series,
-    register_retrieved,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mscc_desktop.workflow.pacs_send import (
+        export_for_sending,
+        outbox_root,
+        record_sent,
+        sent_kind,
+    )
+    from mscc_desktop.workflow.received import (
+        PollResult,
+        ReceiveSession,
+        RegisteredSeries,
+        register_received_series,
+        register_retrieved,
+    )
+
+_HOMES = {
+    "export_for_sending": "pacs_send",
+    "outbox_root": "pacs_send",
+    "record_sent": "pacs_send",
+    "sent_kind": "pacs_send",
+    "PollResult": "received",
+    "ReceiveSession": "received",
+    "RegisteredSeries": "received",
+    "register_received_series": "received",
+    "register_retrieved": "received",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "PollResult",

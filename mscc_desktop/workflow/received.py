@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from mscc_desktop import storage
+from mscc_desktop.core.errors import StoreError
 from mscc_desktop.network import (
     ArrivalTracker,
     ReceiverEvent,
@@ -73,20 +74,36 @@ class ReceiveSession:
         self.user = user
         self.tracker = ArrivalTracker(quiet_seconds)
         self._stored_in: Counter[int] = Counter()
+        self._unregistered: list[SeriesArrival] = []
 
     def poll(
         self, events: list[ReceiverEvent], *, now_s: float | None = None, flush: bool = False
     ) -> PollResult:
         """Record ``events`` and register the series complete by ``now_s`` (all if ``flush``)."""
         result = PollResult(n_events=len(events))
+        # Track first: the files are on disk whatever happens to the audit rows below, and
+        # an arrival whose registration fails (a locked or full store) is kept for the next
+        # poll rather than lost.
+        self.tracker.add(events)
         for event in events:
             reason = self._audit(event)
             if reason:
                 result.refused.append(reason)
-        self.tracker.add(events)
-        for arrival in self.tracker.complete(now_s, flush=flush):
-            result.registered.append(register_received_series(self.db, arrival, user=self.user))
+        pending, self._unregistered = self._unregistered, []
+        for arrival in pending + self.tracker.complete(now_s, flush=flush):
+            try:
+                registered = register_received_series(self.db, arrival, user=self.user)
+            except StoreError as error:
+                logger.warning("a received series could not be registered yet: %s", error)
+                self._unregistered.append(arrival)
+                continue
+            result.registered.append(registered)
         return result
+
+    @property
+    def unregistered(self) -> list[SeriesArrival]:
+        """Complete series the store could not take yet (tried again at the next poll)."""
+        return list(self._unregistered)
 
     def arriving(self) -> list[SeriesArrival]:
         return self.tracker.arriving()

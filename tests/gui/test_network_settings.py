@@ -172,7 +172,7 @@ def test_tls_for_a_destination_needs_ca_certificates(
     dialog = open_dialog(window, qtbot)
     dialog.set_destinations([RemoteNode("PACS", "PACS", "10.0.0.5", 2762, tls=True)])
     click_save(qtbot, dialog)
-    assert "no CA certificates are set" in dialog.error_label.text()
+    assert "no CA certificates are configured" in dialog.error_label.text()
     dialog.ca_edit.setText(str(tmp_path / "missing-ca.pem"))
     click_save(qtbot, dialog)
     assert "TLS certificate files could not be read" in dialog.error_label.text()

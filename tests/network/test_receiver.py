@@ -217,3 +217,33 @@ def test_verification_context_is_offered(receiver: StorageReceiver) -> None:
     assert assoc.is_established
     assert assoc.send_c_echo().Status == 0
     assoc.release()
+
+
+def test_a_series_the_store_cannot_take_yet_is_registered_at_the_next_poll(
+    receiver: StorageReceiver, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mscc_desktop.core.errors import StoreError
+    from mscc_desktop.workflow import received
+
+    send_files(_ct_files(tmp_path / "src", 3), _node(receiver), calling_ae="PACS")
+    session = ReceiveSession(db, quiet_seconds=0.3)
+    real = received.register_received_series
+
+    def locked(*_args: object, **_kwargs: object) -> object:
+        raise StoreError("The results store is locked by another program.")
+
+    monkeypatch.setattr(received, "register_received_series", locked)
+    first = session.poll(receiver.events(), flush=True)
+    assert first.registered == [] and len(session.unregistered) == 1
+    monkeypatch.setattr(received, "register_received_series", real)
+    second = session.poll([])
+    assert len(second.registered) == 1 and session.unregistered == []
+    assert second.registered[0].records[0].n_files == 3
+
+
+def test_refusals_read_as_sentences() -> None:
+    from mscc_desktop.network.sender import status_text
+
+    assert "does not accept this kind of object" in status_text(0x0122)
+    assert "out of resources" in status_text(0xA700)
+    assert "cannot understand" in status_text(0xC000)

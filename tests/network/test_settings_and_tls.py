@@ -151,3 +151,22 @@ def test_a_tls_destination_without_certificates_is_a_clear_error() -> None:
     node = RemoteNode("secure", "PACS", "127.0.0.1", 1, tls=True)
     with pytest.raises(NetworkError, match="no CA certificates"):
         echo(node, calling_ae="PACS", tls=TlsSettings())
+
+
+def test_tls_settings_are_checked_when_saved(tmp_path: Path) -> None:
+    secure = RemoteNode("PACS", "PACS", "10.0.0.1", 2762, tls=True)
+    with pytest.raises(NetworkError, match="no CA certificates"):
+        save_network_settings(NetworkSettings(destinations=(secure,)), tmp_path)
+    key, cert = _certificates(tmp_path)
+    listening = ListenerSettings(enabled=True)
+    only_ca = TlsSettings(ca_certificates=str(cert))
+    with pytest.raises(NetworkError, match="certificate and its private key"):
+        save_network_settings(NetworkSettings(listener=listening, tls=only_ca), tmp_path)
+    missing = TlsSettings(str(tmp_path / "none.pem"), str(key), str(cert))
+    with pytest.raises(NetworkError, match="could not be read"):
+        save_network_settings(NetworkSettings(listener=listening, tls=missing), tmp_path)
+    good = TlsSettings(str(cert), str(key), str(cert))
+    save_network_settings(
+        NetworkSettings(listener=listening, destinations=(secure,), tls=good), tmp_path
+    )
+    assert not settings_path(tmp_path).with_suffix(".json.partial").exists()
