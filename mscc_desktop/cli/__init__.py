@@ -39,6 +39,7 @@ SUBCOMMANDS: dict[str, str] = {
     "send": "send an analysed series' results (SR, KOS, key images, PDF) to a PACS",
     "pacs": "check, search and retrieve from a PACS (C-ECHO, C-FIND, C-GET)",
     "dataset": "the site's reviewed studies as labelled training data (summary, export)",
+    "adapt": "adapt a model to this site from its reviewed studies, checked against its base",
 }
 
 

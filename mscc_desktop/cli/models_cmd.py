@@ -13,13 +13,46 @@ import sys
 from pathlib import Path
 
 from mscc_desktop.cli import EXIT_ERROR, EXIT_NOTHING, EXIT_OK
-from mscc_desktop.core.config import DEFAULT_MODEL_ID, models_dir
+from mscc_desktop.core.config import (
+    DEFAULT_MODEL_ID,
+    active_model_id,
+    models_dir,
+    site_models_dir,
+)
 from mscc_desktop.inference.manifest import InstalledModel, list_models
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", metavar="DIR", help="models folder (default: the app's)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    switch = parser.add_mutually_exclusive_group()
+    switch.add_argument("--use", metavar="ID", help="analyse new studies with this model")
+    switch.add_argument(
+        "--rollback", action="store_true", help="go back to the model used before this one"
+    )
+    parser.add_argument("--db", metavar="FILE", help="results store (for the audit trail)")
+
+
+def _switch(args: argparse.Namespace) -> int:
+    from mscc_desktop import storage
+    from mscc_desktop.core.config import AppConfig
+    from mscc_desktop.workflow.model_choice import roll_back, use_model
+
+    config = AppConfig.default(db=args.db)
+    root = Path(args.dir) if args.dir else config.models_dir
+    db = storage.open_store(config.db_path)
+    try:
+        if args.use:
+            change = use_model(db, args.use, data_dir=config.data_dir, models_root=root)
+        else:
+            change = roll_back(db, data_dir=config.data_dir, models_root=root)
+    finally:
+        db.close()
+    print(
+        f"New analyses now use {change.current} {change.version} (sha256 {change.sha256[:12]}); "
+        f"before: {change.previous}. Earlier analyses keep the model that made them."
+    )
+    return EXIT_OK
 
 
 def _as_json(model: InstalledModel) -> dict[str, object]:
@@ -52,21 +85,28 @@ def _as_json(model: InstalledModel) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.use or args.rollback:
+        return _switch(args)
     root = Path(args.dir) if args.dir else models_dir()
     models = list_models(root)
+    if not args.dir:
+        models += list_models(site_models_dir())
     if args.json:
         json.dump([_as_json(m) for m in models], sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif not models:
         print(f"No models installed in {root}.")
     else:
-        print(f"Models in {root}:")
+        in_use = active_model_id() or DEFAULT_MODEL_ID
+        print(f"Models in {root} and the site's folder {site_models_dir()}:")
         for model in models:
             if model.manifest is None:
                 print(f"  {model.folder.name:28s} REFUSED: {model.error}")
                 continue
             m = model.manifest
             default = " (default)" if m.model_id == DEFAULT_MODEL_ID else ""
+            if m.model_id == in_use:
+                default += " (in use)"
             size_mb = sum(f.size_bytes for f in m.files) / 1e6
             print(
                 f"  {m.model_id:28s} {m.version:8s} sha256 {m.short_sha}  {size_mb:5.1f} MB  "

@@ -37,6 +37,31 @@ def models_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "models"
 
 
+SITE_MODELS_FOLDER = "models"
+ACTIVE_MODEL_FILE = "active_model.json"
+
+
+def site_models_dir(data_dir: Path | None = None) -> Path:
+    """Where this site's adapted models live (in the user data folder, beside the store)."""
+    return Path(data_dir if data_dir is not None else user_data_dir()) / SITE_MODELS_FOLDER
+
+
+def active_model_id(data_dir: Path | None = None) -> str | None:
+    """The model the site chose with ``mscc-desktop models --use`` (``None``: the default).
+
+    A damaged choice file is ignored (the default model is used) rather than stopping the
+    app; ``models`` shows which model is in use.
+    """
+    import json
+
+    path = Path(data_dir if data_dir is not None else user_data_dir()) / ACTIVE_MODEL_FILE
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("model_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(value) if isinstance(value, str) and value else None
+
+
 def resources_dir() -> Path:
     """The ``resources/`` folder (icons, fonts), in the source tree or the bundle."""
     frozen_root = getattr(sys, "_MEIPASS", None)
@@ -68,6 +93,7 @@ class AppConfig:
             data_dir=data,
             db_path=Path(db) if db is not None else data / "mscc.sqlite",
             models_dir=models_dir(),
+            model_id=active_model_id(data) or DEFAULT_MODEL_ID,
         )
 
     def with_changes(self, **changes: object) -> AppConfig:

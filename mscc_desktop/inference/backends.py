@@ -23,7 +23,12 @@ from typing import Final
 
 import numpy as np
 
-from mscc_desktop.core.config import DEFAULT_MODEL_ID, models_dir
+from mscc_desktop.core.config import (
+    DEFAULT_MODEL_ID,
+    active_model_id,
+    models_dir,
+    site_models_dir,
+)
 from mscc_desktop.core.errors import BackendUnavailableError, ModelIntegrityError, MsccError
 from mscc_desktop.inference.backend import InferenceBackend
 from mscc_desktop.inference.manifest import (
@@ -192,18 +197,22 @@ def resolve_model(
     """
     root = Path(models_root) if models_root is not None else models_dir()
     if id_or_dir is None:
-        if models_root is None:
+        chosen = active_model_id()  # the site's choice (models --use), else the default
+        if models_root is None and chosen is None:
             return load_model_folder(default_model_folder())
-        id_or_dir = DEFAULT_MODEL_ID
+        id_or_dir = chosen or DEFAULT_MODEL_ID
     text = os.fspath(id_or_dir)
     candidate = Path(text)
     if (candidate / MANIFEST_NAME).is_file() or (candidate.is_dir() and candidate.name != text):
         return load_model_folder(candidate)
-    if Path(text).name == text and (root / text).is_dir():
-        return load_model_folder(root / text)
+    if Path(text).name == text:
+        # The installed models first, then the site's adapted ones (user data folder).
+        for folder in (root, site_models_dir()):
+            if (folder / text).is_dir():
+                return load_model_folder(folder / text)
     raise ModelIntegrityError(
-        f"No model {text!r}: it is neither a model folder nor the id of a model in {root}. "
-        "'mscc-desktop models' lists the installed models."
+        f"No model {text!r}: it is neither a model folder nor the id of a model in {root} "
+        f"or {site_models_dir()}. 'mscc-desktop models' lists the installed models."
     )
 
 

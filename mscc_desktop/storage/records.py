@@ -69,6 +69,9 @@ class AuditAction(StrEnum):
     INSTANCE_REFUSED = "instance_refused"  # a received instance that was not kept
     SENT = "sent"  # a send to a PACS, with counts sent and failed
     RETRIEVED = "retrieved"  # a study retrieved from a PACS
+    # Models (details: model ids, versions, checksums, figures; never patient data).
+    MODEL_ADAPTED = "model_adapted"  # a site-adapted model written, offered or not
+    MODEL_SWITCHED = "model_switched"  # the model new analyses use (models --use, roll back)
 
 
 @dataclass(frozen=True, slots=True)

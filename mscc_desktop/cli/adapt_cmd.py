@@ -1,0 +1,93 @@
+"""``mscc-desktop adapt``: adapt a model to this site from its reviewed studies.
+
+Reads a dataset written by ``mscc-desktop dataset export --reviewed``, holds out about a third
+of its patients, recalibrates the model on the rest and compares it with its base on the
+held-out patients with the paper's statistics. The new model folder is written either way;
+it is offered for use (``mscc-desktop models --use ID``) only when it is not worse.
+Calibration runs the ONNX model on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mscc_desktop.cli import EXIT_ERROR, EXIT_OK
+
+EPILOG = """\
+examples:
+  mscc-desktop dataset export --reviewed --out /data/site
+  mscc-desktop adapt --base mscc-compact-real --data /data/site
+  mscc-desktop models --use mscc-compact-real-site      (only when it was offered)
+
+exit codes: 0 adapted and offered, 1 error, 4 adapted but worse than its base (not offered).
+"""
+EXIT_WORSE = 4
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument("--base", default=None, metavar="MODEL", help="model id or folder")
+    parser.add_argument("--data", required=True, metavar="DIR", help="dataset export folder")
+    parser.add_argument(
+        "--out", metavar="FOLDER", help="new model folder (default: the site models folder)"
+    )
+    parser.add_argument("--id", metavar="ID", help="new model id (default: <base>-site)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the patient split")
+    parser.add_argument("--user", default="", help="who adapts (default: the login name)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def _figure(values: tuple[float, float, float]) -> str:
+    return f"{values[0]:.3f} [{values[1]:.3f}-{values[2]:.3f}]"
+
+
+def run(args: argparse.Namespace) -> int:
+    from mscc_desktop.cli.analyze_output import ProgressBar
+    from mscc_desktop.core.config import AppConfig, site_models_dir
+    from mscc_desktop.inference.backends import resolve_model
+    from mscc_desktop.training.adapt import adapt_model
+
+    config = AppConfig.default()
+    base = resolve_model(args.base or config.model_id, models_root=config.models_dir)
+    assert base.folder is not None
+    new_id = args.id or f"{base.model_id}-site"
+    out = Path(args.out) if args.out else site_models_dir(config.data_dir) / new_id
+    bar = ProgressBar(sys.stderr, enabled=not args.quiet)
+    bar.start(f"Adapting {base.model_id} {base.version}")
+    result = adapt_model(
+        base.folder, Path(args.data), out, model_id=new_id, user=args.user, seed=args.seed,
+        progress=bar,
+    )  # fmt: skip
+    bar.finish("done")
+    if result.plan.note:
+        print(f"note: {result.plan.note}", file=sys.stderr)
+    print(
+        f"Adapted on {result.n_adapt_patients} patients "
+        f"({', '.join(f'{n} {g}' for g, n in result.slices_by_group.items())} slices); "
+        f"checked on {result.n_held_out_patients} held-out patients "
+        f"({result.base.n_slices} slices, {result.base.n_high} high grade)."
+    )
+    print(f"{'held-out figure':34s} {'base':>22s} {'adapted':>22s}")
+    for name, attr in (
+        ("high-grade sensitivity (image)", "sensitivity"),
+        ("high-grade specificity (image)", "specificity"),
+        ("high-grade AUC", "auc"),
+        ("three-class Gwet's AC1", "ac1"),
+    ):
+        print(
+            f"{name:34s} {_figure(getattr(result.base, attr)):>22s} "
+            f"{_figure(getattr(result.adapted, attr)):>22s}"
+        )
+    print(
+        f"temperature {result.temperature:.3f}, P(high) cut-off {result.thresholds.high:.4f}; "
+        f"written to {result.folder}"
+    )
+    if not result.offered:
+        for reason in result.reasons:
+            print(f"not offered: {reason}", file=sys.stderr)
+        return EXIT_WORSE
+    print(f"Offered: use it with 'mscc-desktop models --use {result.model_id}'.")
+    return EXIT_OK if result.offered else EXIT_ERROR
