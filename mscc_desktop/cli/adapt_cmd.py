@@ -10,10 +10,15 @@ Calibration runs the ONNX model on the CPU.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mscc_desktop.cli import EXIT_ERROR, EXIT_OK
+
+if TYPE_CHECKING:
+    from mscc_desktop.training.adapt import AdaptReport
 
 EPILOG = """\
 examples:
@@ -38,6 +43,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the patient split")
     parser.add_argument("--user", default="", help="who adapts (default: the login name)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--json-progress",
+        action="store_true",
+        help="progress as JSON lines on stderr (for the workstation's Models page)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write the result as JSON")
+
+
+def _json_progress(fraction: float, text: str, /) -> None:
+    print(json.dumps({"progress": round(fraction, 4), "text": text}), file=sys.stderr, flush=True)
+
+
+def result_dict(result: AdaptReport) -> dict[str, object]:
+    """The adaptation's outcome as JSON (what the Models page shows side by side)."""
+    return {
+        "model_id": result.model_id,
+        "folder": str(result.folder),
+        "offered": result.offered,
+        "reasons": list(result.reasons),
+        "temperature": result.temperature,
+        "threshold_high": result.thresholds.high,
+        "depth_wanted": result.plan.wanted.value,
+        "depth_performed": result.plan.performed.value,
+        "note": result.plan.note,
+        "patients": {"adapt": result.n_adapt_patients, "held_out": result.n_held_out_patients},
+        "adapt_slices_by_group": result.slices_by_group,
+        "base": result.base.as_dict(),
+        "adapted": result.adapted.as_dict(),
+    }
 
 
 def _figure(values: tuple[float, float, float]) -> str:
@@ -55,13 +89,16 @@ def run(args: argparse.Namespace) -> int:
     assert base.folder is not None
     new_id = args.id or f"{base.model_id}-site"
     out = Path(args.out) if args.out else site_models_dir(config.data_dir) / new_id
-    bar = ProgressBar(sys.stderr, enabled=not args.quiet)
+    bar = ProgressBar(sys.stderr, enabled=not (args.quiet or args.json_progress))
     bar.start(f"Adapting {base.model_id} {base.version}")
+    progress = _json_progress if args.json_progress else bar
     result = adapt_model(
         base.folder, Path(args.data), out, model_id=new_id, user=args.user, seed=args.seed,
-        progress=bar,
+        progress=progress,
     )  # fmt: skip
     bar.finish("done")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result_dict(result), indent=2))
     if result.plan.note:
         print(f"note: {result.plan.note}", file=sys.stderr)
     print(

@@ -3,6 +3,7 @@ refused, and switching models is one audited action that never touches earlier a
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -160,10 +161,16 @@ def test_cli_adapt_then_models_use_and_rollback(
 ) -> None:
     from mscc_desktop.cli import main
 
-    code = main(["adapt", "--data", str(site.dataset), "--id", "site-cli", "-q",
-                 "--user", "site admin"])  # fmt: skip
+    result_file = site.store.parent / "adapt.json"
+    code = main(["adapt", "--data", str(site.dataset), "--id", "site-cli", "--json-progress",
+                 "--json", str(result_file), "--user", "site admin"])  # fmt: skip
     out = capsys.readouterr()
     assert code in (0, 4), out.err
+    steps = [json.loads(line) for line in out.err.splitlines() if line.startswith("{")]
+    assert steps and steps[-1]["progress"] == 1.0
+    saved = json.loads(result_file.read_text())
+    assert saved["model_id"] == "site-cli" and saved["offered"] is (code == 0)
+    assert set(saved["base"]) == set(saved["adapted"]) >= {"high_grade_image_sensitivity"}
     assert "held-out figure" in out.out and "high-grade sensitivity (image)" in out.out
     config = AppConfig.default()
     assert (site_models_dir(config.data_dir) / "site-cli" / "manifest.json").is_file()
