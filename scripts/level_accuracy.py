@@ -1,0 +1,168 @@
+"""Accuracy of the automatic vertebral levels on phantoms and on real CT with read levels.
+
+    python scripts/level_accuracy.py [--phantoms 12] [--first-seed 1000] [--matrix 256]
+                                     [--real ../shared/data] [--no-real]
+
+Phantoms: studies drawn by the generator (``synth.sampling.sample_study``, C7 to L3 by
+default, every slice spacing the generator draws) rendered at ``--matrix``; the canal
+centreline comes from the phantom's true canal boxes, so the figure measures the level
+estimator, not the detector. A slice in a disc (truth ``"T6/T7"``) counts as correct when the
+estimate is either neighbour.
+
+Real CT: every series in the folders of ``tests/data/vertebral_levels/*.json`` (levels read
+by eye on some slices of each, keyed by slice position z; see ``docs/VERTEBRAL_LEVELS.md``),
+with the hand-checked canal boxes of ``tests/data/real_canal_boxes`` as the centreline,
+scored on the labelled slices.
+
+For each set: slices correct, off by one level, off by more, not estimated (beyond the
+levels the estimate extends to) and unsure (the study was refused), as shares of all slices;
+and accuracy over the slices that were given a level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+from mscc_desktop.core.spine.centreline import centreline_from_centres
+from mscc_desktop.core.spine.level_estimate import estimate_levels
+from mscc_desktop.core.spine.levels import LEVEL_RANK, LevelEstimate
+from mscc_desktop.synth import generate_study
+from mscc_desktop.synth.params import GeneratorConfig
+from mscc_desktop.synth.sampling import sample_study
+from mscc_desktop.synth.volume import study_volume, truth_canal_centres, truth_levels
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_DIR = ROOT / "tests" / "data" / "vertebral_levels"
+CANAL_BOXES = ROOT / "tests" / "data" / "real_canal_boxes"
+
+
+@dataclass
+class Tally:
+    counts: Counter[str]
+
+    def add(self, estimate: LevelEstimate, truths: Sequence[str | None]) -> None:
+        for estimated, truth in zip(estimate.levels, truths, strict=True):
+            if truth is None:
+                continue
+            self.counts[outcome(estimated, truth, estimate.proposed)] += 1
+
+    def line(self, name: str) -> str:
+        total = sum(self.counts.values())
+        given = self.counts["correct"] + self.counts["off_by_one"] + self.counts["off_more"]
+        share = {k: 100.0 * v / max(total, 1) for k, v in self.counts.items()}
+        given_acc = 100.0 * self.counts["correct"] / max(given, 1)
+        return (
+            f"{name}: {total} slices | correct {share.get('correct', 0):.1f} % | off by one "
+            f"{share.get('off_by_one', 0):.1f} % | off by more {share.get('off_more', 0):.1f} % | "
+            f"not estimated {share.get('not_estimated', 0):.1f} % | unsure "
+            f"{share.get('unsure', 0):.1f} % | correct of those given a level {given_acc:.1f} %"
+        )
+
+
+def outcome(estimated: str | None, truth: str, proposed: bool) -> str:
+    """'correct', 'off_by_one', 'off_more', 'not_estimated' or 'unsure' for one slice."""
+    if not proposed:
+        return "unsure"
+    if estimated is None:
+        return "not_estimated"
+    allowed = [LEVEL_RANK[name] for name in truth.split("/")]
+    distance = min(abs(LEVEL_RANK[estimated] - rank) for rank in allowed)
+    return "correct" if distance == 0 else "off_by_one" if distance == 1 else "off_more"
+
+
+def phantom_case(seed: int, matrix: int) -> tuple[LevelEstimate, list[str], str]:
+    params = sample_study(seed, GeneratorConfig(matrix=matrix))
+    study = generate_study(params, workers=1)
+    volume = study_volume(study)
+    line = centreline_from_centres(volume, truth_canal_centres(study))
+    estimate = estimate_levels(volume, line)
+    truths = truth_levels(study)
+    scan = params.scan
+    about = f"{scan.n_slices} slices at {scan.slice_spacing_mm:g} mm, {truths[0]}..{truths[-1]}"
+    return estimate, truths, about
+
+
+def run_phantoms(count: int, first_seed: int, matrix: int) -> Tally:
+    tally = Tally(Counter())
+    for seed in range(first_seed, first_seed + count):
+        start = time.perf_counter()
+        estimate, truths, about = phantom_case(seed, matrix)
+        case = Tally(Counter())
+        case.add(estimate, truths)
+        tally.add(estimate, truths)
+        took = time.perf_counter() - start
+        print(f"  seed {seed} ({about}, {took:.1f} s): {estimate.status}; {estimate.reason}")
+        print("    " + case.line("this phantom"))
+    return tally
+
+
+def run_real(data_root: Path) -> list[tuple[str, Tally]]:
+    """Every series in each reference's folder, scored on the slices the reference labels."""
+    from mscc_desktop.core.dicom import load_series, scan_folder
+    from mscc_desktop.evaluation.real_canal import labelled_real_slices
+
+    boxes = {s.dicom_path.resolve(): s.box for s in labelled_real_slices(CANAL_BOXES, data_root)}
+    results = []
+    for reference_file in sorted(REFERENCE_DIR.glob("*.json")):
+        reference = json.loads(reference_file.read_text(encoding="utf-8"))
+        labelled = {float(z): level for z, level in reference["levels_by_z_mm"].items()}
+        for entry in scan_folder(data_root / reference["folder"]).series:
+            if len(entry.frames) < 10:
+                continue
+            volume = load_series(entry)
+            centres: list[tuple[float, float] | None] = []
+            for path in volume.source_files:
+                box = boxes.get(Path(path).resolve())
+                centres.append(None if box is None else (box.centre[1], box.centre[0]))
+            line = centreline_from_centres(volume, centres)
+            estimate = estimate_levels(volume, line)
+            truths = [reference_level(labelled, float(z)) for z in volume.z_mm]
+            tally = Tally(Counter())
+            tally.add(estimate, truths)
+            label = f"{reference_file.stem} {entry.info.convolution_kernel or ''}".strip()
+            print(f"  {label}: {estimate.status}; {estimate.reason}")
+            results.append((label, tally))
+    return results
+
+
+def reference_level(labelled: dict[float, str], z_mm: float) -> str | None:
+    """The level read for the slice at ``z_mm`` (within 0.5 mm), or None if not labelled."""
+    for z, level in labelled.items():
+        if abs(z - z_mm) <= 0.5:
+            return level
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phantoms", type=int, default=12)
+    parser.add_argument("--first-seed", type=int, default=1000)
+    parser.add_argument("--matrix", type=int, default=256)
+    parser.add_argument("--real", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--no-real", action="store_true")
+    args = parser.parse_args(argv)
+    lines = []
+    if args.phantoms:
+        print(f"Phantoms ({args.phantoms}, seeds from {args.first_seed}, {args.matrix}²):")
+        lines.append(run_phantoms(args.phantoms, args.first_seed, args.matrix).line("phantoms"))
+    if not args.no_real and args.real.is_dir():
+        print("Real CT:")
+        lines.extend(tally.line(label) for label, tally in run_real(args.real))
+    print("\nSummary")
+    for line in lines:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
