@@ -225,6 +225,13 @@ def _analyse_one(
         raise
     outcome.result = result
     outcome.analysis_id = _store_end(db, record, analysis_id, result=result)
+    if db is not None and outcome.analysis_id is not None:
+        # Analysed before by another model (the site switched models): say what changed.
+        from mscc_desktop.workflow.reanalysis import change_since_other_model
+
+        change = change_since_other_model(db, outcome.analysis_id)
+        if change is not None:
+            outcome.notes.append(change.text())
     from mscc_desktop.cli.report_cmd import pdf_after_analysis
 
     pdf = pdf_after_analysis(
