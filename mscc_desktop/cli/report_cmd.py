@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dicom",
         action="store_true",
-        help="Secondary Capture key images, Key Object Selection and Comprehensive SR",
+        help="Secondary Capture key images, Key Object Selection, Comprehensive SR and the "
+        "PDF as Encapsulated PDF",
     )
     parser.add_argument(
         "--deidentify",
