@@ -4,10 +4,11 @@ The detector boxes the bony canal on the slices where it finds it
 (:attr:`~mscc_desktop.core.findings.SliceResult.box`). A curved reformat and the level
 estimator need a centre on *every* slice: missing ones are interpolated along z (held
 constant beyond the first and last box), stray boxes far from their neighbours are dropped,
-and the track is smoothed with a Gaussian in millimetres of z (so uneven spacing is
-weighted correctly). Work is done in slice 0's pixel frame, so a tilted stack's per-slice
-shift (:func:`~mscc_desktop.core.spine.grid.in_plane_offsets`) is not mistaken for a
-curve; the result is given back in each slice's own pixels, ready to draw on the axial view.
+and the track is smoothed by a local-linear fit with Gaussian weights in millimetres of z
+(so uneven spacing is weighted correctly and straight stretches stay straight). Work is done
+in slice 0's pixel frame, so a tilted stack's per-slice shift
+(:func:`~mscc_desktop.core.spine.grid.in_plane_offsets`) is not mistaken for a curve; the
+result is given back in each slice's own pixels, ready to draw on the axial view.
 """
 
 from __future__ import annotations
@@ -144,6 +145,15 @@ def _fill(z: F64, values: F64, known: npt.NDArray[np.bool_]) -> F64:
 
 
 def _smooth(z: F64, values: F64, sigma_mm: float) -> F64:
+    """Local-linear fit with Gaussian weights in mm: a straight stretch of canal stays straight
+    whatever the slice spacing (a plain weighted mean would bend it where spacing changes)."""
     weights = np.exp(-0.5 * ((z[:, None] - z[None, :]) / sigma_mm) ** 2)
-    result: F64 = weights @ values / weights.sum(axis=1)
+    total = weights.sum(axis=1)
+    mean_z = weights @ z / total
+    mean_v = weights @ values / total
+    dz = z[None, :] - mean_z[:, None]
+    dv = values[None, :] - mean_v[:, None]
+    spread = (weights * dz * dz).sum(axis=1)
+    slope = np.where(spread > 1e-9, (weights * dz * dv).sum(axis=1) / np.maximum(spread, 1e-9), 0.0)
+    result: F64 = mean_v + slope * (z - mean_z)
     return result

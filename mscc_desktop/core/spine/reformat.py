@@ -37,6 +37,7 @@ from mscc_desktop.core.notices import Notice, NoticeCode, Severity
 from mscc_desktop.core.spine.centreline import Centreline
 from mscc_desktop.core.spine.grid import ZGrid, in_plane_offsets, z_grid
 from mscc_desktop.core.volume import Volume
+from mscc_desktop.core.windows import Window, window_to_uint8
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -75,6 +76,16 @@ class Reformat:
     cut_px: F64
     offsets_px: tuple[F64, F64]  # (d_row, d_col) of each slice, see grid.in_plane_offsets
     notices: tuple[Notice, ...]
+
+    @property
+    def no_data(self) -> npt.NDArray[np.bool_]:
+        """``(n_rows, n_u)`` True where there is nothing to show (gaps, outside a slice)."""
+        return np.isnan(self.image_hu)
+
+    def to_uint8(self, window: Window) -> npt.NDArray[np.uint8]:
+        """The image in ``window`` as display grey levels (no-data pixels black; paint
+        :attr:`no_data` in a colour of its own so a gap never reads as air)."""
+        return window_to_uint8(np.nan_to_num(self.image_hu, nan=window.lower_hu - 1.0), window)
 
     @property
     def aspect(self) -> float:

@@ -18,6 +18,7 @@ from mscc_desktop.core.spine.reformat import (
     straight_reformat,
 )
 from mscc_desktop.core.volume import Volume
+from mscc_desktop.core.windows import PAPER_WINDOWS, WindowPreset
 
 MakeVolume = Callable[..., Volume]
 
@@ -69,6 +70,9 @@ def test_a_gap_is_left_empty_and_reported_not_stretched(make_volume: MakeVolume)
     np.testing.assert_allclose(view.image_hu[11], 350.0)
     assert [n.code for n in view.notices] == [NoticeCode.GAP]
     assert "5 mm" in view.notices[0].message
+    grey = view.to_uint8(PAPER_WINDOWS[WindowPreset.SPINE])  # 0..200 HU
+    assert (grey[gap] == 0).all() and view.no_data[gap].all() and not view.no_data[~gap].any()
+    assert grey[4, 0] == 255 and grey[0, 0] == 0
     # A click in the gap goes to the nearer real slice.
     assert view.slice_of_row(6) == 2 and view.slice_of_row(9) == 3
 
