@@ -4,8 +4,12 @@ Rules (issue 21), applied to the latest complete, current analysis of each serie
 the reader signed off:
 
 * a study the reader marked "no MSCC" labels every slice normal, whatever the model flagged;
-* an accepted finding keeps its grade group on its abnormal slices; a rejected one becomes
-  normal; a regraded one takes the reader's group;
+* an accepted finding keeps its grades: each of its slices keeps the group the model gave it
+  (a finding's grade is its worst slice's; the slices tapering off above and below it are
+  lower, and labelling them all with the peak grade would teach the model to over-call);
+* a rejected finding becomes normal;
+* a regraded finding takes the reader's group on the slices that carried the finding's own
+  group; its other slices keep theirs, but never above the reader's group;
 * a finding with no verdict is left out (its slices get no label): the reader signed the
   study off without saying, and a guess would teach the model its own mistakes;
 * every other slice of a reviewed study is normal;
@@ -103,6 +107,13 @@ def _latest_current_complete(db: Database, series_id: int) -> int | None:
     return None
 
 
+_ORDER = {GradeGroup.NORMAL: 0, GradeGroup.LOW: 1, GradeGroup.HIGH: 2}
+
+
+def _lower(a: GradeGroup, b: GradeGroup) -> GradeGroup:
+    return a if _ORDER[a] <= _ORDER[b] else b
+
+
 def label_slices(
     stored: storage.StoredAnalysis, reviews: dict[int, storage.Review], *, no_mscc: bool
 ) -> tuple[list[LabelledSlice], int]:
@@ -115,19 +126,23 @@ def label_slices(
         for lesion in findings.lesions:
             review = reviews.get(lesion.number)
             decision = review.decision if review is not None else None
-            if decision is storage.ReviewDecision.ACCEPT:
-                outcome: tuple[GradeGroup | None, str] = (lesion.group, "accepted")
-            elif decision is storage.ReviewDecision.REJECT:
-                outcome = (GradeGroup.NORMAL, "rejected")
-            elif decision is storage.ReviewDecision.REGRADE and review is not None:
-                outcome = (review.regraded_group, "regraded")
-            else:
-                outcome = (None, "unreviewed")
             for index in range(lesion.first_slice, lesion.last_slice + 1):
-                slice_group = findings.slices[index].group
-                if outcome[1] in ("accepted", "regraded") and slice_group is GradeGroup.NORMAL:
-                    continue  # a normal slice inside the run stays normal
-                verdicts[index] = outcome
+                model_group = findings.slices[index].group
+                if model_group is None or model_group is GradeGroup.NORMAL:
+                    if decision is not None:
+                        continue  # a normal slice inside the run stays normal
+                    verdicts[index] = (None, "unreviewed")
+                    continue
+                if decision is storage.ReviewDecision.ACCEPT:
+                    verdicts[index] = (model_group, "accepted")
+                elif decision is storage.ReviewDecision.REJECT:
+                    verdicts[index] = (GradeGroup.NORMAL, "rejected")
+                elif decision is storage.ReviewDecision.REGRADE and review is not None:
+                    reader = review.regraded_group or GradeGroup.NORMAL
+                    own = model_group is lesion.group
+                    verdicts[index] = (reader if own else _lower(model_group, reader), "regraded")
+                else:
+                    verdicts[index] = (None, "unreviewed")
     labelled: list[LabelledSlice] = []
     left_out = 0
     for result in findings.slices:

@@ -45,8 +45,9 @@ def test_accepted_regraded_and_unflagged_slices_are_labelled_by_the_rules(
     slices = study.result.findings.slices  # type: ignore[union-attr]
     first, second, third = lesions
     for index in range(first.first_slice, first.last_slice + 1):
-        if slices[index].group is not GradeGroup.NORMAL:
-            assert labels[index] == (first.group, "accepted")
+        if slices[index].group is not GradeGroup.NORMAL:  # each keeps the model's own grade
+            assert labels[index] == (slices[index].group, "accepted")
+    assert labels[first.key_slice] == (first.group, "accepted")
     for index in range(third.first_slice, third.last_slice + 1):
         if slices[index].group is not GradeGroup.NORMAL:
             assert labels[index] == (GradeGroup.LOW, "regraded")
