@@ -59,13 +59,15 @@ class Tally:
     def line(self, name: str) -> str:
         total = sum(self.counts.values())
         given = self.counts["correct"] + self.counts["off_by_one"] + self.counts["off_more"]
-        share = {k: 100.0 * v / max(total, 1) for k, v in self.counts.items()}
-        given_acc = 100.0 * self.counts["correct"] / max(given, 1)
+
+        def share(key: str) -> str:
+            return f"{100.0 * self.counts[key] / max(total, 1):.1f} % ({self.counts[key]})"
+
         return (
-            f"{name}: {total} slices | correct {share.get('correct', 0):.1f} % | off by one "
-            f"{share.get('off_by_one', 0):.1f} % | off by more {share.get('off_more', 0):.1f} % | "
-            f"not estimated {share.get('not_estimated', 0):.1f} % | unsure "
-            f"{share.get('unsure', 0):.1f} % | correct of those given a level {given_acc:.1f} %"
+            f"{name}: {total} slices | correct {share('correct')} | off by one "
+            f"{share('off_by_one')} | off by more {share('off_more')} | not estimated "
+            f"{share('not_estimated')} | unsure {share('unsure')} | correct of those given a "
+            f"level {100.0 * self.counts['correct'] / max(given, 1):.1f} %"
         )
 
 
