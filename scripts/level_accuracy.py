@@ -26,16 +26,19 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-from mscc_desktop.core.spine.centreline import centreline_from_centres
+from mscc_desktop.core.errors import UnusableSeriesError
+from mscc_desktop.core.findings import SliceResult
+from mscc_desktop.core.spine.centreline import centreline_from_centres, centreline_from_results
 from mscc_desktop.core.spine.level_estimate import estimate_levels
 from mscc_desktop.core.spine.levels import LEVEL_RANK, LevelEstimate
+from mscc_desktop.core.volume import Volume
 from mscc_desktop.synth import generate_study
 from mscc_desktop.synth.params import GeneratorConfig
 from mscc_desktop.synth.sampling import sample_study
@@ -108,10 +111,16 @@ def run_phantoms(count: int, first_seed: int, matrix: int) -> Tally:
     return tally
 
 
-def run_real(data_root: Path) -> list[tuple[str, Tally]]:
-    """Every series in each reference's folder, scored on the slices the reference labels."""
+def run_real(data_root: Path, *, detector: str | None = None) -> list[tuple[str, Tally]]:
+    """Every series in each reference's folder, scored on the slices the reference labels.
+
+    The centreline comes from the hand-checked canal boxes, or with ``detector`` (a model id
+    or folder, "" for the default model) from that model's boxes, as in the app.
+    """
     from mscc_desktop.core.dicom import load_series, scan_folder
     from mscc_desktop.evaluation.real_canal import labelled_real_slices
+
+    analyse = None if detector is None else _detector(detector)
 
     boxes = {s.dicom_path.resolve(): s.box for s in labelled_real_slices(CANAL_BOXES, data_root)}
     results = []
@@ -122,11 +131,18 @@ def run_real(data_root: Path) -> list[tuple[str, Tally]]:
             if len(entry.frames) < 10:
                 continue
             volume = load_series(entry)
-            centres: list[tuple[float, float] | None] = []
-            for path in volume.source_files:
-                box = boxes.get(Path(path).resolve())
-                centres.append(None if box is None else (box.centre[1], box.centre[0]))
-            line = centreline_from_centres(volume, centres)
+            if analyse is not None:
+                try:
+                    line = centreline_from_results(volume, analyse(volume))
+                except UnusableSeriesError as error:
+                    print(f"  {reference_file.stem}: no centreline: {error}")
+                    continue
+            else:
+                centres: list[tuple[float, float] | None] = []
+                for path in volume.source_files:
+                    box = boxes.get(Path(path).resolve())
+                    centres.append(None if box is None else (box.centre[1], box.centre[0]))
+                line = centreline_from_centres(volume, centres)
             estimate = estimate_levels(volume, line)
             truths = [reference_level(labelled, float(z)) for z in volume.z_mm]
             tally = Tally(Counter())
@@ -135,6 +151,21 @@ def run_real(data_root: Path) -> list[tuple[str, Tally]]:
             print(f"  {label}: {estimate.status}; {estimate.reason}")
             results.append((label, tally))
     return results
+
+
+def _detector(model: str) -> Callable[[Volume], Sequence[SliceResult]]:
+    from mscc_desktop.inference.backends import create_backend, load_model_settings
+    from mscc_desktop.inference.pipeline import analyse_volume
+
+    settings = load_model_settings(model or None)
+    backend = create_backend(settings)
+    print(f"  canal boxes from {settings.model_id} {settings.model_version} ({backend.device})")
+
+    def analyse(volume: Volume) -> Sequence[SliceResult]:
+        findings = analyse_volume(volume, backend, settings).findings
+        return findings.slices if findings is not None else ()
+
+    return analyse
 
 
 def reference_level(labelled: dict[float, str], z_mm: float) -> str | None:
@@ -152,6 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--matrix", type=int, default=256)
     parser.add_argument("--real", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--no-real", action="store_true")
+    parser.add_argument(
+        "--detector",
+        nargs="?",
+        const="",
+        default=None,
+        help="real CT: canal boxes from this model (default model if no value) instead of the "
+        "hand-checked boxes",
+    )
     args = parser.parse_args(argv)
     lines = []
     if args.phantoms:
@@ -159,7 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(run_phantoms(args.phantoms, args.first_seed, args.matrix).line("phantoms"))
     if not args.no_real and args.real.is_dir():
         print("Real CT:")
-        lines.extend(tally.line(label) for label, tally in run_real(args.real))
+        source = "hand-checked boxes" if args.detector is None else "detector boxes"
+        lines.extend(
+            tally.line(f"{label} [{source}]")
+            for label, tally in run_real(args.real, detector=args.detector)
+        )
     print("\nSummary")
     for line in lines:
         print(line)
