@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtCore
 from sqlite_utils import Database
@@ -31,6 +31,10 @@ from mscc_desktop.gui.services import LoadedSeries, ModelInfo, Services
 from mscc_desktop.gui.settings import UiSettings
 from mscc_desktop.gui.state import ViewerState
 from mscc_desktop.gui.workers import TaskRunner, inference_pool, io_pool
+
+if TYPE_CHECKING:
+    from mscc_desktop.workflow.model_choice import ModelSwitch
+    from mscc_desktop.workflow.site_data import SiteDataSummary
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +79,8 @@ class ReadingController(QtCore.QObject):
     provenance_changed = QtCore.Signal(object, str)  # ModelProvenance | None, when
     can_analyse_changed = QtCore.Signal(bool)
     series_opened = QtCore.Signal()
+    model_switched = QtCore.Signal(object)  # ModelSwitch
+    study_verdict_changed = QtCore.Signal()  # the open study's "no MSCC" verdict
 
     def __init__(
         self,
@@ -102,6 +108,7 @@ class ReadingController(QtCore.QObject):
         self._pending_series: storage.SeriesRecord | None = None  # what the running analysis is of
         self._pending_volume: object = None
         self.model_info: ModelInfo | None = None
+        self._shown_provenance: ModelProvenance | None = None  # the model of the shown analysis
         # The demo is there to show what the app does: it is analysed as soon as it is open
         # and a model is ready (a reader's own studies wait for Ctrl+R), as is a received
         # series when the network settings ask for it.
@@ -134,6 +141,52 @@ class ReadingController(QtCore.QObject):
         """Load the model and start its backend on the inference thread (heavy imports there)."""
         analyser = self.services.analyser(self.settings.backend)
         self.model_loader.submit(analyser.prepare)
+
+    def switch_model(
+        self, model_id: str | None, *, data_dir: Path, models_root: Path
+    ) -> ModelSwitch | None:
+        """Use ``model_id`` for new analyses (``None``: roll back to the one before); audited.
+
+        Analyses already made, and one running now, keep the model that made them.
+        """
+        from mscc_desktop.workflow.model_choice import roll_back, use_model
+
+        if self.db is None:
+            self.error.emit(
+                "Could not change the model",
+                StoreError(
+                    "The results store is not available, and every model change is recorded "
+                    "in its audit trail: restart the app, or check its data folder."
+                ),
+            )
+            return None
+        try:
+            if model_id is None:
+                change = roll_back(
+                    self.db, data_dir=data_dir, models_root=models_root, user=self.user
+                )
+            else:
+                change = use_model(
+                    self.db, model_id, data_dir=data_dir, models_root=models_root, user=self.user
+                )
+        except MsccError as error:
+            self.error.emit("Could not change the model", error)
+            return None
+        self.services.use_model(change.current)
+        self.model_info = None
+        self.prepare_model()
+        self.model_switched.emit(change)
+        self.status.emit(
+            f"New analyses use {change.current} {change.version}; earlier analyses keep theirs"
+        )
+        return change
+
+    def site_data(self) -> SiteDataSummary | None:
+        """The reviewed studies available for adaptation (read on the GUI thread)."""
+        from mscc_desktop.workflow.site_data import reviewed_series
+
+        found = self._store(reviewed_series)
+        return None if found is None else found[1]
 
     def _on_model_ready(self, info: ModelInfo) -> None:
         self.model_info = info
@@ -221,12 +274,14 @@ class ReadingController(QtCore.QObject):
         if self.series is not None:
             marks = self._store(storage.key_images, self.series.id) or []
             self.state.set_key_images(k.slice_index for k in marks)
+        self._shown_provenance = None
         self.provenance_changed.emit(None, "")
         self.reviews_changed.emit({}, False)
         self._show_stored()
         self.studies_changed.emit()
         self._emit_can_analyse()
         self.series_opened.emit()
+        self.study_verdict_changed.emit()
         self.status.emit(f"Opened {loaded.volume.n_slices} slices")
         self._maybe_analyse_on_open()
 
@@ -237,14 +292,15 @@ class ReadingController(QtCore.QObject):
             self._analyse_when_open
             and self.loaded is not None
             and self.model_info is not None
-            and self.state.findings is None
+            and not self._shown_by_current_model()
             and self.can_analyse
         ):
             self._analyse_when_open = False
             self.analyse()
 
     def _show_stored(self) -> None:
-        """Show the newest stored analysis of this series by the current model, if any."""
+        """Show the newest stored analysis of this series by the current model, if any; else
+        the newest by an earlier model, labelled with that model (never re-run silently)."""
         if self.db is None or self.series is None or self.model_info is None:
             return
         stored = self._store(
@@ -253,11 +309,46 @@ class ReadingController(QtCore.QObject):
             model_id=self.model_info.model_id,
             model_sha256=self.model_info.model_sha256,
         )
-        if stored is None:
+        if stored is not None:
+            self._show_result(stored.result, stored.id, stored.notices)
+            self.status.emit("Showing the stored analysis of this series (same model)")
+            return
+        earlier = self._earlier_model_analysis()
+        if earlier is None:
             self._show_stale_warning()
             return
-        self._show_result(stored.result, stored.id, stored.notices)
-        self.status.emit("Showing the stored analysis of this series (same model)")
+        self._show_result(earlier.result, earlier.id, earlier.notices)
+        made_by = earlier.result.provenance
+        self.status.emit(
+            f"Showing the analysis made by the earlier model {made_by.model_id} "
+            f"{made_by.model_version}: Analyze (Ctrl+R) to analyse it with "
+            f"{self.model_info.model_id}"
+        )
+
+    def _earlier_model_analysis(self) -> storage.StoredAnalysis | None:
+        """The newest complete, current analysis of the open series by any model."""
+        assert self.series is not None
+        for summary in self._store(storage.analysis_history, self.series.id) or ():
+            if summary.status is AnalysisStatus.COMPLETE and not summary.stale:
+                found: storage.StoredAnalysis | None = self._store(
+                    storage.load_analysis, summary.id
+                )
+                return found
+        return None
+
+    def _shown_by_current_model(self) -> bool:
+        """Findings are shown, and the model in use made them."""
+        if self.state.findings is None:
+            return False
+        made_by, current = self._shown_provenance, self.model_info
+        return (
+            made_by is None
+            or current is None
+            or (
+                made_by.model_id == current.model_id
+                and made_by.model_sha256 == current.model_sha256
+            )
+        )
 
     def _show_stale_warning(self) -> None:
         """Say so when this series was analysed, but its files changed since.
@@ -361,6 +452,7 @@ class ReadingController(QtCore.QObject):
         self.analysis_id = analysis_id
         self.state.set_findings(result.findings, thresholds=result.thresholds, notices=notices)
         when = result.finished_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        self._shown_provenance = result.provenance
         self.provenance_changed.emit(result.provenance, when)
         reviews: dict[int, storage.Review] = {}
         if self.db is not None and analysis_id is not None:
@@ -405,6 +497,32 @@ class ReadingController(QtCore.QObject):
         )
         self.studies_changed.emit()
         self.status.emit("Study marked as reviewed")
+
+    @property
+    def study_no_mscc(self) -> bool | None:
+        """The open study's "no MSCC" verdict; ``None`` when no stored study is open."""
+        if self.db is None or self.series is None:
+            return None
+        found = self._store(storage.study_no_mscc, self.series.study_id)
+        return None if found is None else bool(found)
+
+    def set_no_mscc(self, no_mscc: bool) -> None:
+        """The one-action verdict on the whole open study (it also signs the study off);
+        ``False`` withdraws it. Every slice of a "no MSCC" study trains as normal."""
+        if self.db is None or self.series is None:
+            return
+        self._store(storage.set_study_no_mscc, self.series.study_id, no_mscc, user=self.user)
+        self.study_verdict_changed.emit()
+        self.studies_changed.emit()
+        self.status.emit(
+            "Study marked: no MSCC (every slice normal) and reviewed"
+            if no_mscc
+            else "“No MSCC” withdrawn: the findings' own reviews count again"
+        )
+
+    def no_mscc_studies(self, entries: list[storage.StudyListEntry]) -> set[int]:
+        """Which of ``entries`` carry the "no MSCC" verdict (for the study browser)."""
+        return {e.study_id for e in entries if self._store(storage.study_no_mscc, e.study_id)}
 
     def toggle_key_image(self) -> None:
         volume = self.state.volume

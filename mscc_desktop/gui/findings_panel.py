@@ -9,7 +9,7 @@ the model line whenever its results are shown.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -118,6 +118,22 @@ class FindingsPanel(QtWidgets.QWidget):
         state.notices_changed.connect(self._show_notices)
         self._rebuild()
         self._show_notices()
+
+    def add_study_actions(self, actions: Sequence[QtGui.QAction]) -> None:
+        """Buttons for the whole-study verdicts (sign-off, "no MSCC") under the review editor."""
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("Study:"))
+        self.study_buttons: list[QtWidgets.QToolButton] = []
+        for action in actions:
+            button = QtWidgets.QToolButton()
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
+            row.addWidget(button)
+            self.study_buttons.append(button)
+        row.addStretch(1)
+        layout = self.layout()
+        assert isinstance(layout, QtWidgets.QVBoxLayout)
+        layout.insertLayout(layout.indexOf(self.editor) + 1, row)
 
     # ---- inputs from the main window ----------------------------------------------------
     def set_reviews(self, reviews: Mapping[int, Review], editable: bool) -> None:

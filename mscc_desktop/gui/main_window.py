@@ -3,9 +3,10 @@
 Menus and shortcuts: File › Open folder (Ctrl+O), recent folders, Export (PDF, key images,
 DICOM, Send to PACS; enabled when a stored analysis is shown and the reporting layer is
 installed); Analysis › Analyze (Ctrl+R), Cancel (Esc), Mark key image (K), Mark study as
-reviewed (Ctrl+Shift+R); View › Overlays (O); PACS › Search PACS (Ctrl+Shift+F), Send to PACS,
-Send log, Network settings (:mod:`.network_ui`); Settings (Ctrl+,); Help › About. Folders or
-files can be dropped on the window.
+reviewed (Ctrl+Shift+R), No MSCC in this study (Ctrl+Shift+N; both also as buttons under the
+review editor), Models… (Ctrl+Shift+M, :mod:`.models_page`); View › Overlays (O); PACS ›
+Search PACS (Ctrl+Shift+F), Send to PACS, Send log, Network settings (:mod:`.network_ui`);
+Settings (Ctrl+,); Help › About. Folders or files can be dropped on the window.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -39,6 +41,9 @@ from mscc_desktop.gui.state import ViewerState
 from mscc_desktop.gui.study_browser import StudyBrowser
 from mscc_desktop.gui.task_indicator import TaskIndicator
 from mscc_desktop.gui.viewer import ViewerWidget
+
+if TYPE_CHECKING:
+    from mscc_desktop.gui.models_page import ModelsDialog
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +73,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.state: ViewerState = controller.state
         self.exports = ExportController(controller)
         self.qsettings = qsettings
+        self.config = config
+        self.models_page: ModelsDialog | None = None
         self.setWindowTitle("mscc-desktop — not for clinical use")
         self.setAcceptDrops(True)
         self.resize(1600, 950)
@@ -98,6 +105,7 @@ class MainWindow(QtWidgets.QMainWindow):
         status.addPermanentWidget(self.model_label)
         self._build_actions()
         self._build_menus()
+        self.findings.add_study_actions([self.sign_off_action, self.no_mscc_action])
 
         c = controller
         c.status.connect(lambda text: self.statusBar().showMessage(text, 6000))
@@ -110,6 +118,8 @@ class MainWindow(QtWidgets.QMainWindow):
         c.provenance_changed.connect(self.findings.set_provenance)
         c.can_analyse_changed.connect(self.analyse_action.setEnabled)
         c.series_opened.connect(self._on_series_opened)
+        c.study_verdict_changed.connect(self._update_study_actions)
+        c.model_switched.connect(self._on_model_switched)
         c.choose_series = self._choose_series
         self.tasks.watch("Opening", c.loader)
         self.tasks.watch("Analysing", c.analysis)
@@ -152,6 +162,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cancel_action = self._action("&Cancel", self._cancel_all, "Esc")
         self.key_image_action = self._action("Mark / unmark &key image", c.toggle_key_image, "K")
         self.sign_off_action = self._action("Mark study as &reviewed", c.sign_off, "Ctrl+Shift+R")
+        self.no_mscc_action = self._action("&No MSCC in this study", c.set_no_mscc, "Ctrl+Shift+N")
+        self.no_mscc_action.setCheckable(True)
+        self.no_mscc_action.setToolTip(
+            "The whole study has no spinal cord compression: every slice counts as normal "
+            "(whatever the model flagged) and the study is signed off. Untick to withdraw."
+        )
+        self.models_action = self._action("&Models…", self.show_models, "Ctrl+Shift+M")
+        self._update_study_actions()
         self.overlay_action = self._action("Result &overlays", self.state.toggle_overlays, "O")
         self.overlay_action.setCheckable(True)
         self.overlay_action.setChecked(self.state.overlays_visible)
@@ -194,6 +212,9 @@ class MainWindow(QtWidgets.QMainWindow):
         analysis_menu.addSeparator()
         analysis_menu.addAction(self.key_image_action)
         analysis_menu.addAction(self.sign_off_action)
+        analysis_menu.addAction(self.no_mscc_action)
+        analysis_menu.addSeparator()
+        analysis_menu.addAction(self.models_action)
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.overlay_action)
         view_menu.addAction(self.reset_windows_action)
@@ -243,7 +264,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.viewer.setFocus()
 
     def refresh_studies(self) -> None:
-        self.browser.set_entries(self.controller.studies())
+        entries = self.controller.studies()
+        self.browser.set_entries(entries, no_mscc=self.controller.no_mscc_studies(entries))
+        self._update_study_actions()
         self.recent_menu.clear()
         folders = self.controller.recent_folders()
         for folder in folders:
@@ -261,6 +284,19 @@ class MainWindow(QtWidgets.QMainWindow):
             self.warning_label.show()
         else:
             self.warning_label.hide()
+
+    def _on_model_switched(self, change: object) -> None:
+        self.model_label.setText(f"Model: loading {getattr(change, 'current', '')}…")
+        self.model_label.setToolTip("")
+
+    def _update_study_actions(self) -> None:
+        """The open study's verdict actions follow the store (none without a stored study)."""
+        verdict = self.controller.study_no_mscc
+        self.no_mscc_action.blockSignals(True)
+        self.no_mscc_action.setChecked(bool(verdict))
+        self.no_mscc_action.blockSignals(False)
+        self.no_mscc_action.setEnabled(verdict is not None)
+        self.sign_off_action.setEnabled(verdict is not None)
 
     def _on_model_failed(self, message: str) -> None:
         self.model_label.setText("Model: not available")
@@ -317,6 +353,18 @@ class MainWindow(QtWidgets.QMainWindow):
             self.controller.apply_settings(settings)
             self.statusBar().showMessage("Settings saved", 4000)
 
+    def show_models(self) -> ModelsDialog:
+        """Open (or raise) the Models page (imported on first use: it brings the export code)."""
+        from mscc_desktop.gui.models_page import ModelPlaces, ModelsDialog
+
+        if self.models_page is None:
+            places = ModelPlaces(self.config.data_dir, self.config.models_dir, self.config.db_path)
+            self.models_page = ModelsDialog(self.controller, places, self)
+        self.models_page.show()
+        self.models_page.raise_()
+        self.models_page.activateWindow()
+        return self.models_page
+
     def show_about(self) -> None:
         show_about(self, self.controller.model_info)
 
@@ -334,6 +382,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.qsettings.setValue("window/state", self.saveState())
         self.qsettings.sync()
         self.exports.runner.cancel_all()
+        if self.models_page is not None:
+            self.models_page.shutdown()
         self.network.shutdown()  # while the store is open: it logs what it received and sent
         self.controller.shutdown()
         super().closeEvent(ev)

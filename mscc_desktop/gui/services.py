@@ -98,6 +98,26 @@ class Services(Protocol):
 
     def analyser(self, backend_choice: str) -> Analyser: ...
 
+    def use_model(self, model_id: str) -> None:
+        """Analyse from now on with ``model_id`` (analysers of the earlier model are dropped;
+        one already running finishes with the model it started with)."""
+        ...
+
+
+def model_location(config: AppConfig) -> str | Path:
+    """Where ``config.model_id`` is: the installed folder first, then the site's models.
+
+    Looked up in *this* configuration's folders (the site's models beside its store), so a
+    store opened with ``--db`` elsewhere still finds the models adapted beside it.
+    """
+    from mscc_desktop.core.config import site_models_dir
+
+    for root in (config.models_dir, site_models_dir(config.data_dir)):
+        folder = root / config.model_id
+        if (folder / "manifest.json").is_file():
+            return folder
+    return config.model_id  # resolve_model explains what is missing
+
 
 def load_with_fingerprint(
     entry: SeriesEntry, *, progress: ProgressFn | None, cancel: CancelToken | None
@@ -140,7 +160,7 @@ class PipelineAnalyser:
         from mscc_desktop.inference.pipeline import ModelSettings
 
         report(progress, 0.0, "Loading the model")
-        manifest = resolve_model(self._config.model_id, models_root=self._config.models_dir)
+        manifest = resolve_model(model_location(self._config), models_root=self._config.models_dir)
         self._model = ModelSettings.from_manifest(manifest)
         report(progress, 0.3, "Starting the inference backend")
         self._backend = create_backend(self._model, self._choice)
@@ -222,3 +242,7 @@ class DefaultServices:
         if backend_choice not in self._analysers:
             self._analysers[backend_choice] = PipelineAnalyser(self.config, backend_choice)
         return self._analysers[backend_choice]
+
+    def use_model(self, model_id: str) -> None:
+        self.config = self.config.with_changes(model_id=model_id)
+        self._analysers.clear()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -78,7 +78,10 @@ class StudyBrowser(QtWidgets.QWidget):
     def entries(self) -> list[StudyListEntry]:
         return list(self._entries)
 
-    def set_entries(self, entries: Sequence[StudyListEntry]) -> None:
+    def set_entries(
+        self, entries: Sequence[StudyListEntry], *, no_mscc: Set[int] = frozenset()
+    ) -> None:
+        """Show ``entries``; the studies in ``no_mscc`` carry the reader's "no MSCC" verdict."""
         self._entries = list(entries)
         self.table.clear()
         self.empty.setVisible(not self._entries)
@@ -93,7 +96,8 @@ class StudyBrowser(QtWidgets.QWidget):
                     date_text(entry.study_date),
                     entry.study_description,
                     _STATUS_TEXT.get(entry.status, entry.status.value),
-                    _REVIEW_TEXT.get(entry.review_status, entry.review_status.value),
+                    _REVIEW_TEXT.get(entry.review_status, entry.review_status.value)
+                    + (" · no MSCC" if entry.study_id in no_mscc else ""),
                 ]
             )
             item.setData(0, QtCore.Qt.ItemDataRole.UserRole, entry.study_id)

@@ -212,8 +212,14 @@ class FakeAnalyser:
     """The real pipeline (``analyse_volume``) on the deterministic fake backend."""
 
     def __init__(
-        self, *, gated: bool = False, paced: bool = False, fallback_warning: str | None = None
+        self,
+        *,
+        gated: bool = False,
+        paced: bool = False,
+        fallback_warning: str | None = None,
+        model_id: str = TEST_MODEL.model_id,
     ) -> None:
+        self.model_id = model_id
         self.gated = gated
         self.paced = paced
         self.fallback_warning = fallback_warning
@@ -228,7 +234,7 @@ class FakeAnalyser:
     def prepare(self, *, progress: ProgressFn | None, cancel: CancelToken | None) -> ModelInfo:
         if self._info is None:
             self._info = ModelInfo(
-                model_id=TEST_MODEL.model_id,
+                model_id=self.model_id,
                 model_version=TEST_MODEL.model_version,
                 model_sha256=TEST_MODEL.model_sha256,
                 runtime="Fake backend 1.0",
@@ -271,7 +277,9 @@ class FakeAnalyser:
         return analyse_volume(
             volume,
             self.backend,
-            TEST_MODEL,
+            TEST_MODEL
+            if self.model_id == TEST_MODEL.model_id
+            else replace(TEST_MODEL, model_id=self.model_id),
             thresholds=thresholds,
             batch_size=4,
             progress=progress,
@@ -304,3 +312,7 @@ class FakeServices:
 
     def analyser(self, backend_choice: str) -> FakeAnalyser:
         return self.fake_analyser
+
+    def use_model(self, model_id: str) -> None:
+        """A new fake analyser under the chosen id (the Models page's Use and Roll back)."""
+        self.fake_analyser = FakeAnalyser(model_id=model_id)
