@@ -128,6 +128,11 @@ class FindingsPanel(QtWidgets.QWidget):
             button = QtWidgets.QToolButton()
             button.setDefaultAction(action)
             button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
+            # A ticked verdict must be plain to see: the dark theme's pressed look is faint.
+            button.setStyleSheet(
+                "QToolButton:checked { background: #2F5D3A; border: 1px solid "
+                f"{theme.OKABE_ITO['bluish_green']}; color: white; }}"
+            )
             row.addWidget(button)
             self.study_buttons.append(button)
         row.addStretch(1)
