@@ -12,8 +12,6 @@ Usage: ``python scripts/site_simulation.py [--studies 24] [--seed 7] [--shuffle]
 from __future__ import annotations
 
 import argparse
-import csv
-import random
 import sys
 import tempfile
 import time
@@ -23,26 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def shuffle_labels(dataset: Path, seed: int) -> None:
-    """Shuffle every study's groups among its labelled slices (the boxes stay right)."""
-    rng = random.Random(seed)
-    for path in sorted(dataset.rglob("labels.csv")):
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        groups = [row["group"] for row in rows]
-        pool = groups + ["high"] * (len(groups) // 4)  # and more "high" than there was
-        rng.shuffle(pool)
-        for row, group in zip(rows, pool, strict=False):
-            row["group"] = group
-        with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-
-
 def main() -> int:
     from mscc_desktop.cli import main as cli
-    from mscc_desktop.training.site_simulation import simulate_site
+    from mscc_desktop.training.site_simulation import shuffle_labels, simulate_site
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", type=int, default=24)

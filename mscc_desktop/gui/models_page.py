@@ -44,8 +44,7 @@ from mscc_desktop.gui.model_figures import (
     verdict_text,
 )
 from mscc_desktop.gui.workers import TaskRunner
-from mscc_desktop.workflow.model_choice import ModelSwitch
-from mscc_desktop.workflow.model_choice import _history as model_history
+from mscc_desktop.workflow.model_choice import ModelSwitch, model_history
 from mscc_desktop.workflow.site_data import SiteDataSummary
 
 logger = logging.getLogger(__name__)

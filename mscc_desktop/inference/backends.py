@@ -179,6 +179,7 @@ def resolve_model(
     id_or_dir: str | os.PathLike[str] | None = None,
     *,
     models_root: str | os.PathLike[str] | None = None,
+    site_models_root: str | os.PathLike[str] | None = None,
 ) -> ModelManifest:
     """Load and verify a model: a model folder, an id in the models folder, or the default.
 
@@ -189,6 +190,9 @@ def resolve_model(
         (:data:`~mscc_desktop.core.config.DEFAULT_MODEL_ID`) when ``None``.
     models_root
         Where ids are looked up; :func:`~mscc_desktop.core.config.models_dir` when ``None``.
+    site_models_root
+        Where the site's adapted models are looked up after ``models_root``;
+        :func:`~mscc_desktop.core.config.site_models_dir` of the user data folder when ``None``.
 
     Raises
     ------
@@ -205,14 +209,15 @@ def resolve_model(
     candidate = Path(text)
     if (candidate / MANIFEST_NAME).is_file() or (candidate.is_dir() and candidate.name != text):
         return load_model_folder(candidate)
+    site = Path(site_models_root) if site_models_root is not None else site_models_dir()
     if Path(text).name == text:
         # The installed models first, then the site's adapted ones (user data folder).
-        for folder in (root, site_models_dir()):
+        for folder in (root, site):
             if (folder / text).is_dir():
                 return load_model_folder(folder / text)
     raise ModelIntegrityError(
         f"No model {text!r}: it is neither a model folder nor the id of a model in {root} "
-        f"or {site_models_dir()}. 'mscc-desktop models' lists the installed models."
+        f"or {site}. 'mscc-desktop models' lists the installed models."
     )
 
 

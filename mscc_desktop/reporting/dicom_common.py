@@ -137,6 +137,22 @@ def person_name(name: str) -> str:
     return cleaned if "^" in cleaned else f"{cleaned}^"
 
 
+def identity_arguments(info: SeriesInfo) -> dict[str, object]:
+    """The patient and study attributes every highdicom SOP class constructor takes, from
+    ``info`` (already de-identified when the export is): empty values become ``None``."""
+    return {
+        "patient_id": info.patient_id,
+        "patient_name": person_name(info.patient_name) if info.patient_name else None,
+        "patient_birth_date": info.patient_birth_date or None,
+        "patient_sex": patient_sex(info.patient_sex),
+        "accession_number": info.accession_number or None,
+        "study_id": info.study_id or None,
+        "study_date": info.study_date or None,
+        "study_time": info.study_time or None,
+        "referring_physician_name": info.referring_physician or None,
+    }
+
+
 def dicom_text(text: str) -> str:
     """Text the application writes, in plain ASCII where it used typography.
 

@@ -29,9 +29,8 @@ from mscc_desktop.reporting.dicom_common import (
     dicom_text,
     evidence_dataset,
     finish_dataset,
+    identity_arguments,
     new_uid,
-    patient_sex,
-    person_name,
     written_info,
 )
 from mscc_desktop.reporting.inputs import ReportInputs
@@ -82,15 +81,7 @@ def secondary_captures(
             sop_instance_uid=new_uid(),
             instance_number=number,
             manufacturer=MANUFACTURER,
-            patient_id=info.patient_id,
-            patient_name=person_name(info.patient_name) if info.patient_name else None,
-            patient_birth_date=info.patient_birth_date or None,
-            patient_sex=patient_sex(info.patient_sex),
-            accession_number=info.accession_number or None,
-            study_id=info.study_id or None,
-            study_date=info.study_date or None,
-            study_time=info.study_time or None,
-            referring_physician_name=info.referring_physician or None,
+            **identity_arguments(info),  # type: ignore[arg-type]
             patient_orientation=(letters.right[:1], letters.bottom[:1]),
         )
         sc.BodyPartExamined = BODY_PART

@@ -23,9 +23,8 @@ from mscc_desktop.reporting.dicom_common import (
     MANUFACTURER,
     SourceImage,
     finish_dataset,
+    identity_arguments,
     new_uid,
-    patient_sex,
-    person_name,
     written_info,
 )
 
@@ -74,15 +73,7 @@ def encapsulated_pdf(
         modality="DOC",
         manufacturer=MANUFACTURER,
         transfer_syntax_uid=ExplicitVRLittleEndian,
-        patient_id=info.patient_id,
-        patient_name=person_name(info.patient_name) if info.patient_name else None,
-        patient_birth_date=info.patient_birth_date or None,
-        patient_sex=patient_sex(info.patient_sex),
-        accession_number=info.accession_number or None,
-        study_id=info.study_id or None,
-        study_date=info.study_date or None,
-        study_time=info.study_time or None,
-        referring_physician_name=info.referring_physician or None,
+        **identity_arguments(info),  # type: ignore[arg-type]
         institution_name=None if identity.deidentified else info.institution_name or None,
     )
     doc.ConversionType = "WSD"  # SC Equipment: made on a workstation

@@ -27,6 +27,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+import os
 import random
 import shutil
 from collections.abc import Sequence
@@ -238,7 +239,7 @@ def adapt_model(
 ) -> AdaptReport:
     """Adapt the model in ``base_dir`` to the site data in ``data_dir``; write ``out_dir``."""
     from mscc_desktop.inference.backends import resolve_model
-    from mscc_desktop.inference.manifest import write_model_folder
+    from mscc_desktop.inference.manifest import load_model_folder, write_model_folder
 
     base = resolve_model(Path(base_dir))
     assert base.folder is not None
@@ -295,10 +296,15 @@ def adapt_model(
         "offered": not reasons,
         "refused_because": list(reasons),
     }  # fmt: skip
-    out = Path(out_dir)
-    if out.exists():
-        raise AdaptError(f"{out} exists already; choose a new folder for the adapted model.")
-    out.mkdir(parents=True)
+    final = Path(out_dir)
+    if final.exists():
+        raise AdaptError(f"{final} exists already; choose a new folder for the adapted model.")
+    # Written beside its final place and renamed when whole: a process killed half-way (a
+    # cancel in the workstation) never leaves a model folder that looks installed.
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = final.parent / f".{final.name}.partial-{os.getpid()}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
     try:
         names = [f.name for f in base.files]
         for name in names:
@@ -318,13 +324,15 @@ def adapt_model(
             evaluation={**dict(base.evaluation), "site_adaptation": adaptation},
             folder=None,
         )
-        written = write_model_folder(manifest, out, file_names=names)
+        write_model_folder(manifest, out, file_names=names)
+        os.rename(out, final)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
+    written = load_model_folder(final)
     report(progress, 1.0, "Adapted" if not reasons else "Adapted, but worse: not offered")
     return AdaptReport(
-        folder=out,
+        folder=final,
         model_id=written.model_id,
         plan=plan,
         temperature=fit.temperature,

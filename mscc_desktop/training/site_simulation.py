@@ -143,3 +143,24 @@ def simulate_site(
     finally:
         db.close()
     return SimulatedSite(store, studies, dataset, len(folders), dict(counts), errors)
+
+
+def shuffle_labels(dataset: Path, seed: int) -> None:
+    """A deliberately harmful relabelling: every study's groups shuffled among its labelled
+    slices, with a quarter more "high" than there was (the boxes stay right)."""
+    import csv
+
+    rng = random.Random(seed)
+    for path in sorted(dataset.rglob("labels.csv")):
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        if not rows:
+            continue
+        groups = [row["group"] for row in rows] + ["high"] * (len(rows) // 4)
+        rng.shuffle(groups)
+        for row, group in zip(rows, groups, strict=False):
+            row["group"] = group
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)

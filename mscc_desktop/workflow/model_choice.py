@@ -26,6 +26,7 @@ from mscc_desktop.core.config import (
 )
 from mscc_desktop.core.errors import ModelIntegrityError
 from mscc_desktop.inference.backends import resolve_model
+from mscc_desktop.inference.manifest import ModelManifest
 
 HISTORY_LENGTH = 10
 
@@ -38,7 +39,8 @@ class ModelSwitch:
     sha256: str
 
 
-def _history(data_dir: Path) -> list[str]:
+def model_history(data_dir: Path) -> list[str]:
+    """The models used before the current one, oldest first (what Roll back returns to)."""
     try:
         data = json.loads((data_dir / ACTIVE_MODEL_FILE).read_text(encoding="utf-8"))
         return [str(m) for m in data.get("previous", []) if isinstance(m, str)]
@@ -68,7 +70,9 @@ def use_model(
     db: Database, model_id: str, *, data_dir: Path, models_root: Path, user: str = ""
 ) -> ModelSwitch:
     """Verify ``model_id`` and make it the model for new analyses (audited)."""
-    manifest = resolve_model(model_id, models_root=models_root)  # raises when damaged
+    manifest = resolve_model(
+        model_id, models_root=models_root, site_models_root=site_models_dir(data_dir)
+    )  # raises when damaged
     if manifest.folder is not None and manifest.folder.resolve() not in {
         (Path(models_root) / manifest.model_id).resolve(),
         (site_models_dir(data_dir) / manifest.model_id).resolve(),
@@ -79,47 +83,47 @@ def use_model(
             "first, so that every later run finds it by its id."
         )
     current = active_model_id(data_dir) or DEFAULT_MODEL_ID
-    history = _history(data_dir)
+    history = model_history(data_dir)
     if manifest.model_id != current:
         history.append(current)
-    who = storage.resolve_user(user)
-    _write_choice(data_dir, manifest.model_id, history, who)
-    storage.record_audit(
-        db,
-        storage.AuditAction.MODEL_SWITCHED,
-        user=who,
-        details={
-            "from": current,
-            "to": manifest.model_id,
-            "version": manifest.version,
-            "sha256": manifest.model_sha256,
-        },
-    )
-    return ModelSwitch(current, manifest.model_id, manifest.version, manifest.model_sha256)
+    return _switch(db, current, manifest, history, data_dir=data_dir, user=user)
 
 
 def roll_back(db: Database, *, data_dir: Path, models_root: Path, user: str = "") -> ModelSwitch:
     """Go back to the model used before the current one (one action), audited."""
-    history = _history(data_dir)
+    history = model_history(data_dir)
     if not history:
         raise ModelIntegrityError(
             "There is no earlier model to go back to: the model in use was never changed."
         )
     earlier = history.pop()
-    manifest = resolve_model(earlier, models_root=models_root)
+    manifest = resolve_model(
+        earlier, models_root=models_root, site_models_root=site_models_dir(data_dir)
+    )
     current = active_model_id(data_dir) or DEFAULT_MODEL_ID
+    return _switch(db, current, manifest, history, data_dir=data_dir, user=user, rollback=True)
+
+
+def _switch(
+    db: Database,
+    current: str,
+    manifest: ModelManifest,
+    history: list[str],
+    *,
+    data_dir: Path,
+    user: str,
+    rollback: bool = False,
+) -> ModelSwitch:
+    """Write the choice and its audit row (``rollback`` says which action it was)."""
     who = storage.resolve_user(user)
     _write_choice(data_dir, manifest.model_id, history, who)
-    storage.record_audit(
-        db,
-        storage.AuditAction.MODEL_SWITCHED,
-        user=who,
-        details={
-            "from": current,
-            "to": manifest.model_id,
-            "version": manifest.version,
-            "sha256": manifest.model_sha256,
-            "rollback": True,
-        },
-    )
+    details: dict[str, object] = {
+        "from": current,
+        "to": manifest.model_id,
+        "version": manifest.version,
+        "sha256": manifest.model_sha256,
+    }
+    if rollback:
+        details["rollback"] = True
+    storage.record_audit(db, storage.AuditAction.MODEL_SWITCHED, user=who, details=details)
     return ModelSwitch(current, manifest.model_id, manifest.version, manifest.model_sha256)

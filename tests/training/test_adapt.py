@@ -22,7 +22,7 @@ from mscc_desktop.training.adapt import (
     plan_depth,
     split_by_patient,
 )
-from mscc_desktop.training.site_simulation import SimulatedSite, simulate_site
+from mscc_desktop.training.site_simulation import SimulatedSite, shuffle_labels, simulate_site
 from mscc_desktop.workflow.model_choice import roll_back, use_model
 
 SHIPPED = "mscc-compact-real"
@@ -87,21 +87,8 @@ def test_a_simulated_site_adapts_the_shipped_model_with_provenance(
 
 
 def _shuffled(site: SimulatedSite, folder: Path) -> Path:
-    import csv
-    import random
-
     shutil.copytree(site.dataset, folder)
-    rng = random.Random(0)
-    for path in folder.rglob("labels.csv"):
-        rows = list(csv.DictReader(path.open(newline="")))
-        groups = [r["group"] for r in rows] + ["high"] * (len(rows) // 4)
-        rng.shuffle(groups)
-        for row, group in zip(rows, groups, strict=False):
-            row["group"] = group
-        with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+    shuffle_labels(folder, seed=0)
     return folder
 
 
