@@ -12,12 +12,14 @@ import json
 import logging
 import os
 import re
-import ssl
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mscc_desktop.core.errors import NetworkError
+
+if TYPE_CHECKING:
+    import ssl
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +67,8 @@ class TlsSettings:
         """An :class:`ssl.SSLContext` for a listener (``server``) or a caller; ``None`` if off."""
         if not self.enabled:
             return None
+        import ssl  # only when TLS is on: plain DICOM needs no TLS library
+
         purpose = ssl.Purpose.CLIENT_AUTH if server else ssl.Purpose.SERVER_AUTH
         try:
             context = ssl.create_default_context(purpose, cafile=self.ca_certificates)
