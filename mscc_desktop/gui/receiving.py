@@ -3,8 +3,10 @@
 :class:`StorageReceiver` runs pynetdicom's server on its own threads and only writes files and
 queues events. Here a 500 ms :class:`QtCore.QTimer` on the GUI thread (which owns the store)
 drains those events into a :class:`~mscc_desktop.workflow.ReceiveSession`: it writes the audit
-rows and registers each series once it went quiet. The window is told what arrived, what is
-still arriving and what was refused, through signals; it decides what to show and open.
+rows; each series that went quiet has its headers scanned in a worker on the network pool
+(reading a thousand headers must not freeze the window), then is registered on the GUI thread.
+The window is told what arrived, what is still arriving and what was refused, through signals;
+it decides what to show and open.
 The Qt-free twin of this loop is ``mscc-desktop listen``.
 """
 
@@ -20,10 +22,11 @@ from PySide6 import QtCore
 from sqlite_utils import Database
 
 from mscc_desktop.core.errors import MsccError, NetworkError
+from mscc_desktop.gui.workers import TaskRunner, network_pool
 from mscc_desktop.network import NetworkSettings, SeriesArrival, StorageReceiver
 
 if TYPE_CHECKING:
-    from mscc_desktop.workflow import ReceiveSession
+    from mscc_desktop.workflow import ReceiveSession, ScannedArrival
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +76,12 @@ class ListenerController(QtCore.QObject):
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(POLL_INTERVAL_MS)
         self.timer.timeout.connect(self.poll)
+        # Complete series waiting for their header scan, and the worker that scans them.
+        self._ready: list[SeriesArrival] = []
+        self._scanning: list[SeriesArrival] = []
+        self.scanner = TaskRunner(network_pool(), self)
+        self.scanner.succeeded.connect(self._on_scanned)
+        self.scanner.failed.connect(lambda error: self.failed.emit("Receiving failed", error))
 
     @property
     def running(self) -> bool:
@@ -130,7 +139,8 @@ class ListenerController(QtCore.QObject):
             return
         self.session.user = self._store()[1]  # the reader may have changed their name
         try:
-            result = self.session.poll(self.receiver.events(), flush=flush)
+            # On stop (flush) everything is registered here and now: the window is closing.
+            result = self.session.poll(self.receiver.events(), flush=flush, register=flush)
         except (MsccError, OSError) as error:
             logger.error("recording received instances failed: %s", type(error).__name__)
             self.failed.emit("Receiving failed", error)
@@ -138,14 +148,31 @@ class ListenerController(QtCore.QObject):
         for reason, count in Counter(result.refused).items():  # a full disk refuses many
             logger.warning("listener refused %d time(s): %s", count, reason)
             self.refused.emit(reason)
-        if result.registered:
-            n = sum(r.arrival.n_instances for r in result.registered)
-            logger.info("registered %d received series (%d instances)", len(result.registered), n)
-            self.registered.emit(list(result.registered))
+        self._report(list(result.registered))
+        self._ready.extend(result.complete)
+        if self._ready and not self.scanner.busy:
+            batch, self._ready = self._ready, []
+            self._scanning = batch
+            from mscc_desktop.workflow import scan_arrival
+
+            self.scanner.submit(lambda **_: [scan_arrival(arrival) for arrival in batch])
         text = arriving_text(self.session.arriving())
         if text != self._arriving:
             self._arriving = text
             self.arriving_changed.emit(text)
+
+    def _on_scanned(self, scanned: list[ScannedArrival]) -> None:
+        self._scanning = []
+        if self.session is None:
+            return
+        registered = [r for r in (self.session.register(s) for s in scanned) if r is not None]
+        self._report(registered)
+
+    def _report(self, registered: list[object]) -> None:
+        if registered:
+            n = sum(r.arrival.n_instances for r in registered)  # type: ignore[attr-defined]
+            logger.info("registered %d received series (%d instances)", len(registered), n)
+            self.registered.emit(registered)
 
     def stop(self) -> None:
         """Close the port and register what arrived, so no received file is left unlisted.
@@ -158,6 +185,12 @@ class ListenerController(QtCore.QObject):
         if receiver is None:
             return
         receiver.stop()
+        # Whatever waits for its scan, or is being scanned, is registered by the flush below
+        # (a scan that finishes later finds no session and is dropped).
+        self.scanner.cancel_all()
+        if self.session is not None:
+            self.session.requeue(self._scanning + self._ready)
+        self._scanning, self._ready = [], []
         self.poll(flush=True)
         self.receiver = None
         self.session = None

@@ -24,8 +24,11 @@ if TYPE_CHECKING:
         PollResult,
         ReceiveSession,
         RegisteredSeries,
+        ScannedArrival,
         register_received_series,
         register_retrieved,
+        register_scanned,
+        scan_arrival,
     )
 
 _HOMES = {
@@ -38,6 +41,9 @@ _HOMES = {
     "RegisteredSeries": "received",
     "register_received_series": "received",
     "register_retrieved": "received",
+    "ScannedArrival": "received",
+    "scan_arrival": "received",
+    "register_scanned": "received",
 }
 
 
@@ -52,10 +58,13 @@ __all__ = [
     "PollResult",
     "ReceiveSession",
     "RegisteredSeries",
+    "ScannedArrival",
     "export_for_sending",
     "outbox_root",
     "record_sent",
     "register_received_series",
     "register_retrieved",
+    "register_scanned",
+    "scan_arrival",
     "sent_kind",
 ]

@@ -19,6 +19,7 @@ from sqlite_utils import Database
 
 from mscc_desktop import storage
 from mscc_desktop.core.errors import StoreError
+from mscc_desktop.core.volume import SeriesInfo
 from mscc_desktop.network import (
     ArrivalTracker,
     ReceiverEvent,
@@ -52,6 +53,9 @@ class RegisteredSeries:
 @dataclass
 class PollResult:
     registered: list[RegisteredSeries] = field(default_factory=list)
+    # Complete but not registered (``poll(register=False)``): scan them off the store's
+    # thread (:func:`scan_arrival`), then :meth:`ReceiveSession.register` each on it.
+    complete: list[SeriesArrival] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # reasons, for the status bar
     n_events: int = 0
 
@@ -77,9 +81,18 @@ class ReceiveSession:
         self._unregistered: list[SeriesArrival] = []
 
     def poll(
-        self, events: list[ReceiverEvent], *, now_s: float | None = None, flush: bool = False
+        self,
+        events: list[ReceiverEvent],
+        *,
+        now_s: float | None = None,
+        flush: bool = False,
+        register: bool = True,
     ) -> PollResult:
-        """Record ``events`` and register the series complete by ``now_s`` (all if ``flush``)."""
+        """Record ``events`` and register the series complete by ``now_s`` (all if ``flush``).
+
+        With ``register=False`` the complete series are returned in ``complete`` instead, for
+        the caller to scan in a worker and hand back to :meth:`register`.
+        """
         result = PollResult(n_events=len(events))
         # Track first: the files are on disk whatever happens to the audit rows below, and
         # an arrival whose registration fails (a locked or full store) is kept for the next
@@ -90,7 +103,11 @@ class ReceiveSession:
             if reason:
                 result.refused.append(reason)
         pending, self._unregistered = self._unregistered, []
-        for arrival in pending + self.tracker.complete(now_s, flush=flush):
+        complete = pending + self.tracker.complete(now_s, flush=flush)
+        if not register:
+            result.complete = complete
+            return result
+        for arrival in complete:
             try:
                 registered = register_received_series(self.db, arrival, user=self.user)
             except StoreError as error:
@@ -99,6 +116,21 @@ class ReceiveSession:
                 continue
             result.registered.append(registered)
         return result
+
+    def register(self, scanned: ScannedArrival) -> RegisteredSeries | None:
+        """Register a scanned arrival; ``None`` (kept for the next poll) when the store
+        cannot take it yet."""
+        try:
+            return register_scanned(self.db, scanned, user=self.user)
+        except StoreError as error:
+            logger.warning("a received series could not be registered yet: %s", error)
+            self._unregistered.append(scanned.arrival)
+            return None
+
+    def requeue(self, arrivals: list[SeriesArrival]) -> None:
+        """Complete series handed out by ``poll(register=False)`` and not registered (their
+        scan was abandoned): the next poll returns or registers them again."""
+        self._unregistered.extend(arrivals)
 
     @property
     def unregistered(self) -> list[SeriesArrival]:
@@ -145,35 +177,72 @@ class ReceiveSession:
         return ""
 
 
-def register_received_series(
-    db: Database, arrival: SeriesArrival, *, user: str = ""
-) -> RegisteredSeries:
-    """Scan a complete series folder's headers and register what it holds.
+@dataclass(frozen=True, slots=True)
+class ScannedVolume:
+    """One volume a header scan found in a received series folder, ready to register."""
 
-    Registers every image series the scan finds there (a split series gives several rows, as
-    when the folder is opened), with one ``SERIES_RECEIVED`` audit row saying how many
-    instances came, from whom, and whether the association was aborted while they came.
+    info: SeriesInfo
+    source_path: Path
+    fingerprint: str
+    n_files: int
+    part: str
+    analysable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedArrival:
+    """A complete series folder after its header scan: no store was touched to make it."""
+
+    arrival: SeriesArrival
+    volumes: tuple[ScannedVolume, ...]
+    n_skipped: int
+
+
+def scan_arrival(arrival: SeriesArrival) -> ScannedArrival:
+    """Scan a complete series folder's headers and fingerprint its volumes.
+
+    The slow half of registering (it reads every file's header), kept apart so that the
+    workstation runs it in a worker while its GUI thread, which owns the store, stays free.
     """
     from mscc_desktop.core.dicom import scan_folder
 
     scan = scan_folder(arrival.series_folder, workers=1)
-    records: list[storage.SeriesRecord] = []
-    analysable: list[Path] = []
+    volumes = []
     for entry in scan.series:
         files = sorted(set(entry.files))
-        if not files:
-            continue
+        if files:
+            volumes.append(
+                ScannedVolume(
+                    entry.info,
+                    storage.source_folder(files),
+                    storage.fingerprint_files(files),
+                    len(files),
+                    entry.split_note,
+                    entry.analysable,
+                )
+            )
+    return ScannedArrival(arrival, tuple(volumes), len(scan.skipped))
+
+
+def register_scanned(db: Database, scanned: ScannedArrival, *, user: str = "") -> RegisteredSeries:
+    """Register every volume of a scanned arrival (a split series gives several rows, as when
+    the folder is opened), with one ``SERIES_RECEIVED`` audit row saying how many instances
+    came, from whom, and whether the association was aborted while they came."""
+    arrival = scanned.arrival
+    records: list[storage.SeriesRecord] = []
+    analysable: list[Path] = []
+    for volume in scanned.volumes:
         record = storage.upsert_series(
             db,
-            entry.info,
-            source_path=storage.source_folder(files),
-            fingerprint=storage.fingerprint_files(files),
-            n_files=len(files),
-            part=entry.split_note,
+            volume.info,
+            source_path=volume.source_path,
+            fingerprint=volume.fingerprint,
+            n_files=volume.n_files,
+            part=volume.part,
             user=user,
         )
         records.append(record)
-        if entry.analysable and record.source_path not in analysable:
+        if volume.analysable and record.source_path not in analysable:
             analysable.append(record.source_path)
     first = records[0] if records else None
     storage.record_audit(
@@ -187,7 +256,7 @@ def register_received_series(
             "instances": arrival.n_instances,
             "volumes_registered": len(records),
             "interrupted": arrival.interrupted,
-            "skipped_files": len(scan.skipped),
+            "skipped_files": scanned.n_skipped,
         },
     )
     if arrival.interrupted:
@@ -195,6 +264,13 @@ def register_received_series(
             "a series was received over an association that was aborted; it may be incomplete"
         )
     return RegisteredSeries(arrival, tuple(records), tuple(analysable))
+
+
+def register_received_series(
+    db: Database, arrival: SeriesArrival, *, user: str = ""
+) -> RegisteredSeries:
+    """:func:`scan_arrival` then :func:`register_scanned`, on the thread that owns ``db``."""
+    return register_scanned(db, scan_arrival(arrival), user=user)
 
 
 def register_retrieved(

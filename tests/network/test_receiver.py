@@ -247,3 +247,24 @@ def test_refusals_read_as_sentences() -> None:
     assert "does not accept this kind of object" in status_text(0x0122)
     assert "out of resources" in status_text(0xA700)
     assert "cannot understand" in status_text(0xC000)
+
+
+def test_a_complete_series_can_be_scanned_off_the_store_thread_then_registered(
+    receiver: StorageReceiver, db: Database, tmp_path: Path
+) -> None:
+    import threading
+
+    from mscc_desktop.workflow import scan_arrival
+
+    send_files(_ct_files(tmp_path / "src", 4), _node(receiver), calling_ae="PACS")
+    session = ReceiveSession(db, quiet_seconds=0.3)
+    result = session.poll(receiver.events(), flush=True, register=False)
+    assert result.registered == [] and len(result.complete) == 1
+    assert storage.list_studies(db) == []  # nothing registered yet
+    scanned = []
+    worker = threading.Thread(target=lambda: scanned.append(scan_arrival(result.complete[0])))
+    worker.start()
+    worker.join()
+    registered = session.register(scanned[0])
+    assert registered is not None and registered.records[0].n_files == 4
+    assert len(storage.list_studies(db)) == 1
