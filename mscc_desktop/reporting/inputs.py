@@ -22,12 +22,14 @@ from mscc_desktop.core.notices import Notice
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.storage import (
     AuditAction,
+    LevelNumbering,
     Review,
     ReviewStatus,
     analysis_history,
     audit_entries,
     key_images,
     load_analysis,
+    load_level_numbering,
     load_reviews,
     study_review_status,
 )
@@ -52,7 +54,9 @@ class ReportInputs:
 
     ``volume`` holds patient data and the pixels; ``result`` is COMPLETE with findings;
     ``reviews`` are keyed by lesion number; ``reader_key_slices`` are the slices the reader
-    marked as key images (volume indices). Store ids are ``None`` for in-memory results.
+    marked as key images (volume indices); ``levels`` is the vertebral numbering the reader
+    confirmed (``None`` until then), which names findings whose review has no level of its
+    own. Store ids are ``None`` for in-memory results.
     """
 
     volume: Volume
@@ -66,6 +70,7 @@ class ReportInputs:
     series_id: int | None = None
     study_id: int | None = None
     stale: bool = False
+    levels: LevelNumbering | None = None
 
     @property
     def findings(self) -> StudyFindings:
@@ -109,6 +114,7 @@ def report_inputs(
     series_id: int | None = None,
     study_id: int | None = None,
     stale: bool = False,
+    levels: LevelNumbering | None = None,
 ) -> ReportInputs:
     """Report inputs from an analysis in memory, checked against the loaded volume.
 
@@ -131,6 +137,8 @@ def report_inputs(
         series_id=series_id,
         study_id=study_id,
         stale=stale,
+        # A numbering of another stack (a changed series) would name the wrong vertebrae.
+        levels=levels if levels is not None and len(levels.levels) == volume.n_slices else None,
     )
 
 
@@ -198,6 +206,7 @@ def load_report_inputs(
         analysis_id=analysis_id,
         series_id=stored.series_id,
         study_id=stored.study_id,
+        levels=load_level_numbering(db, analysis_id),
         stale=stored.stale,
     )
 

@@ -2,8 +2,9 @@
 
 Page 1 answers the question: identity, then the result box (the verdict in large type, how
 many high-grade slices and where, and whether a radiologist has verified it), the findings
-table and the grade strip chart. Key images follow, high grade first; method, provenance,
-input-check warnings, intended use and the Bilsky scale close the report. Every page
+table, the spine overview (:mod:`.pdf_spine`: a sagittal reformat with the findings and the
+confirmed levels) and the grade strip chart. Key images follow, high grade first; method,
+provenance, input-check warnings, intended use and the Bilsky scale close the report. Every page
 carries the patient identifier and "Page n of m".
 """
 
@@ -28,9 +29,11 @@ from mscc_desktop.reporting.pdf_sections import (
     method_section,
     result_box,
 )
+from mscc_desktop.reporting.pdf_spine import SpineOverview
 from mscc_desktop.reporting.summary import ReportContent, report_content
 from mscc_desktop.reporting.text import identity_line, local_time, short_identifier
 
+SPINE_HEIGHT = 215.0  # points (76 mm): the spine overview on page 1
 PDF_SUBJECT = "AI grading of metastatic epidural spinal cord compression (Bilsky) on CT"
 
 
@@ -68,6 +71,18 @@ def _story(
         result_box(inputs, content, st, width),
     ]
     story += findings_table(content, st, width, inputs.result.thresholds)
+    story.append(
+        KeepTogether(
+            [
+                Paragraph(
+                    'The spine <font size="7.5" color="#5A5A5A">sagittal reformat with the '
+                    "findings and the confirmed vertebral levels</font>",
+                    st["h2"],
+                ),
+                SpineOverview(inputs, content.rows, identity, st, width, SPINE_HEIGHT),
+            ]
+        )
+    )
     chart = strip_chart(
         inputs.findings.slices,
         inputs.volume.n_slices,

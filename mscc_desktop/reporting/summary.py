@@ -35,7 +35,7 @@ class FindingRow:
     """One line of the findings table."""
 
     lesion: Lesion
-    level: str  # reader-entered vertebral level, "" when none
+    level: str  # vertebral level: the reader's, else the confirmed numbering's; "" when none
     position: str  # slices and z range, always
     ai_group: GradeGroup
     final_group: GradeGroup | None  # None: rejected by the reader
@@ -43,6 +43,7 @@ class FindingRow:
     comment: str
     reviewer: str
     point: OperatingPoint | None = None  # the AI call's probability and cut-off
+    level_from_numbering: bool = False  # ``level`` comes from the confirmed numbering
 
     @property
     def where(self) -> str:
@@ -132,16 +133,33 @@ def _final_group(lesion: Lesion, review: Review | None) -> GradeGroup | None:
     return review.regraded_group
 
 
+def finding_level(inputs: ReportInputs, lesion: Lesion, review: Review | None) -> tuple[str, bool]:
+    """A finding's vertebral level and whether it comes from the confirmed numbering.
+
+    The level the reader typed in the review wins; else, once the reader has confirmed the
+    automatic numbering, the levels of the finding's slices; else ``""``. An unconfirmed
+    proposal is never reported.
+    """
+    if review is not None and review.vertebral_level:
+        return review.vertebral_level, False
+    if inputs.levels is not None:
+        level = inputs.levels.level_range(lesion.first_slice, lesion.last_slice)
+        return level, bool(level)
+    return "", False
+
+
 def finding_rows(inputs: ReportInputs, identity: ExportIdentity) -> list[FindingRow]:
     """The findings table, in head-to-feet order."""
     rows: list[FindingRow] = []
     thresholds = inputs.result.thresholds
     for lesion in inputs.findings.lesions:
         review = inputs.reviews.get(lesion.number)
+        level, from_numbering = finding_level(inputs, lesion, review)
         rows.append(
             FindingRow(
                 lesion=lesion,
-                level=review.vertebral_level if review else "",
+                level=level,
+                level_from_numbering=from_numbering,
                 position=f"{lesion.slice_range_text} ({lesion.z_range_text})",
                 ai_group=lesion.group,
                 final_group=_final_group(lesion, review),
@@ -209,6 +227,11 @@ def _slice_probability(result: SliceResult | None, group: GradeGroup | None) -> 
     return float(result.probabilities[group.position])
 
 
+def _slice_level(inputs: ReportInputs, index: int) -> str:
+    """The confirmed level of one slice ("" when not confirmed or not numbered there)."""
+    return "" if inputs.levels is None else inputs.levels.level_at(index) or ""
+
+
 def key_views(inputs: ReportInputs, rows: list[FindingRow]) -> list[KeyView]:
     """Key images, high grade first (see the module docstring)."""
     by_index = {s.index: s for s in inputs.findings.slices}
@@ -249,7 +272,7 @@ def key_views(inputs: ReportInputs, rows: list[FindingRow]) -> list[KeyView]:
             ai_group=ai_group,
             probability=_slice_probability(result, ai_group),
             lesion_number=owner.lesion.number if owner else None,
-            level=owner.level if owner else "",
+            level=owner.level if owner else _slice_level(inputs, index),
             reader_marked=True,
             point=None if result is None else slice_operating_point(result, thresholds),
         )

@@ -34,6 +34,11 @@ from mscc_desktop.storage.connection import (
     prepare_store,
 )
 from mscc_desktop.storage.fingerprint import fingerprint_files, source_folder
+from mscc_desktop.storage.level_numbering import (
+    LevelNumbering,
+    load_level_numbering,
+    save_level_numbering,
+)
 from mscc_desktop.storage.levels import VERTEBRAL_LEVELS, parse_vertebral_level
 from mscc_desktop.storage.records import (
     AnalysisSummary,
@@ -87,6 +92,7 @@ __all__ = [
     "AuditAction",
     "AuditEntry",
     "KeyImage",
+    "LevelNumbering",
     "Review",
     "ReviewDecision",
     "ReviewStatus",
@@ -110,6 +116,7 @@ __all__ = [
     "list_studies",
     "load_analysis",
     "load_latest_analysis",
+    "load_level_numbering",
     "load_reviews",
     "load_series_info",
     "mark_interrupted_analyses",
@@ -123,6 +130,7 @@ __all__ = [
     "register_volume",
     "resolve_user",
     "save_analysis",
+    "save_level_numbering",
     "save_review",
     "send_log",
     "series_for_study",

@@ -60,6 +60,7 @@ class AuditAction(StrEnum):
     KEY_IMAGE_UNMARKED = "key_image_unmarked"
     STUDY_STATUS_CHANGED = "study_status_changed"
     STUDY_NO_MSCC = "study_no_mscc"  # the reader's "no MSCC" verdict on a study, set or cleared
+    LEVELS_CONFIRMED = "levels_confirmed"  # the reader confirmed (or shifted) the level numbering
     EXPORTED = "exported"  # a report or image export (recorded by the reporting layer)
     # The DICOM network (details: AE titles, addresses, counts; never patient data).
     ASSOCIATION_ACCEPTED = "association_accepted"

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 MIGRATION_SET = "mscc"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The ``user_version`` this software writes; a store with a higher one is refused."""
 
 MIGRATIONS = Migrations(MIGRATION_SET)
@@ -301,10 +301,35 @@ def _study_no_mscc(db: Database) -> None:
     db.execute("PRAGMA user_version = 4")
 
 
+# The vertebral numbering the reader confirmed for an analysis: the automatic count's
+# per-slice levels as proposed (a JSON list, null where none) and the reader's shift of the
+# whole numbering (+1: one level towards the feet), with who and when. One row per analysis,
+# replaced when the reader confirms again; the audit log keeps every confirmation.
+_LEVEL_NUMBERING = (
+    """CREATE TABLE level_numbering (
+    analysis_ref INTEGER PRIMARY KEY REFERENCES analyses(id),
+    proposed_levels TEXT NOT NULL,
+    shift INTEGER NOT NULL DEFAULT 0 CHECK (shift BETWEEN -5 AND 5),
+    reason TEXT NOT NULL DEFAULT '',
+    confidence REAL NOT NULL DEFAULT 0.0,
+    user TEXT NOT NULL,
+    confirmed_at TEXT NOT NULL
+)""",
+)
+
+
+@MIGRATIONS(name="0005_level_numbering")
+def _level_numbering(db: Database) -> None:
+    for statement in _LEVEL_NUMBERING:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 5")
+
+
 MIGRATION_NAMES: tuple[str, ...] = (
     "0001_initial",
     "0002_model_calibration",
     "0003_send_log",
     "0004_study_no_mscc",
+    "0005_level_numbering",
 )
 """Every migration this software knows, in order (a store with others is from newer software)."""

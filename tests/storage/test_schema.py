@@ -313,7 +313,7 @@ def test_a_version_1_store_is_upgraded_and_its_analyses_read_as_uncalibrated(
     raw.conn.commit()
     raw.conn.close()
     db = open_store(store_path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     assert [m.name for m in MIGRATIONS.applied(db)] == list(MIGRATION_NAMES)
     old = load_analysis(db, int(old_id)).result.provenance
     assert old.probability_temperature == 1.0 and old.limitations == () and not old.calibrated
