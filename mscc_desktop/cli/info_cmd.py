@@ -165,7 +165,7 @@ def _kernel_text(entry: SeriesEntry) -> str:
     kernel = entry.kernel
     if not kernel.name:
         return "not recorded"
-    return f"{entry.info.convolution_kernel} ({kernel.kernel_class.label}: {kernel.basis})"
+    return f"{entry.info.kernel_text} ({kernel.kernel_class.label}: {kernel.basis})"
 
 
 def _pick_text(entry: SeriesEntry, pick: SeriesPick) -> str:

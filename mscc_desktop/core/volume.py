@@ -58,6 +58,21 @@ class SeriesInfo:
     image_type: tuple[str, ...] = ()
     transfer_syntaxes: tuple[str, ...] = ()
 
+    @property
+    def kernel_text(self) -> str:
+        """(0018,1210) Convolution Kernel as a reader writes it: ``"Br38f 3"`` for the
+        multi-valued ``Br38f\\3`` (also for ``['Br38f', '3']``, as stores of older versions hold
+        it)."""
+        return kernel_text(self.convolution_kernel)
+
+
+def kernel_text(kernel: str) -> str:
+    """A multi-valued kernel name joined by spaces: ``"Br38f\\3"`` → ``"Br38f 3"``."""
+    text = kernel.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1].replace("'", "").replace('"', "").replace(",", "\\")
+    return " ".join(part.strip() for part in text.split("\\") if part.strip())
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Volume:

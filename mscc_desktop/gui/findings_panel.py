@@ -18,6 +18,7 @@ from mscc_desktop.core.grades import GROUP_ORDER, GradeGroup
 from mscc_desktop.core.notices import Notice, Severity
 from mscc_desktop.core.operating_point import cut_off_legend, lesion_operating_point
 from mscc_desktop.gui import theme
+from mscc_desktop.gui.level_confirm import ShownLevels
 from mscc_desktop.gui.review_editor import ReviewEditor, decision_text
 from mscc_desktop.gui.state import ViewerState
 from mscc_desktop.storage.records import Review
@@ -27,6 +28,19 @@ COLUMNS = ("#", "Grade", "Slices", "z (mm)", "P (cut-off)", "Review", "Level")
 P_COLUMN = COLUMNS.index("P (cut-off)")
 _SHORT_GROUP = {GradeGroup.NORMAL: "Normal", GradeGroup.LOW: "Low", GradeGroup.HIGH: "High"}
 NOT_VERIFIED = "AI result, not verified by a radiologist"
+LEVEL_COLUMN = COLUMNS.index("Level")
+PROPOSED_LEVEL_COLOUR = "#A8A8A8"
+
+
+def z_range_text(lesion: Lesion) -> str:
+    """The z column: ``"+35 to +23"`` (head end first; the header says mm)."""
+    top, bottom = _signed_mm(lesion.z_to_mm), _signed_mm(lesion.z_from_mm)
+    return top if top == bottom else f"{top} to {bottom}"
+
+
+def _signed_mm(value: float) -> str:
+    text = f"{value:+.0f}"
+    return "0" if text in ("+0", "-0") else text
 
 
 def ordered_lesions(findings: StudyFindings) -> list[Lesion]:
@@ -68,6 +82,7 @@ class FindingsPanel(QtWidgets.QWidget):
         self._editable = False
         self._lesions: list[Lesion] = []
         self._provenance: ModelProvenance | None = None
+        self._levels: ShownLevels | None = None
 
         self.headline = QtWidgets.QLabel("No analysis")
         self.headline.setObjectName("headline")
@@ -210,7 +225,7 @@ class FindingsPanel(QtWidgets.QWidget):
                     str(lesion.number),
                     _SHORT_GROUP[lesion.group],
                     lesion.slice_range_text.removeprefix("slices ").removeprefix("slice "),
-                    f"{lesion.z_to_mm:+.0f}…{lesion.z_from_mm:+.0f}",
+                    z_range_text(lesion),
                     self._probability_text(lesion),
                     "",
                     "",
@@ -271,9 +286,53 @@ class FindingsPanel(QtWidgets.QWidget):
             item = self.table.topLevelItem(row)
             if item is None:
                 continue
-            review = self._reviews.get(int(item.data(0, QtCore.Qt.ItemDataRole.UserRole)))
+            number = int(item.data(0, QtCore.Qt.ItemDataRole.UserRole))
+            review = self._reviews.get(number)
             item.setText(5, decision_text(review))
-            item.setText(6, "" if review is None else review.vertebral_level)
+            self._fill_level(item, number, review)
+
+    def set_levels(self, levels: ShownLevels | None) -> None:
+        """The vertebral levels of the slices: the confirmed numbering or the proposal."""
+        self._levels = levels
+        self._fill_review_columns()
+        current = self.selected_lesion()
+        self.editor.set_level_hint(
+            "" if current is None or levels is None else levels.of_lesion(current),
+            confirmed=bool(levels and levels.confirmed),
+        )
+
+    def _fill_level(
+        self, item: QtWidgets.QTreeWidgetItem, number: int, review: Review | None
+    ) -> None:
+        """The reader's level as typed; else the numbering's, a proposal in grey italics."""
+        font = item.font(LEVEL_COLUMN)
+        font.setItalic(False)
+        item.setForeground(LEVEL_COLUMN, self.palette().brush(QtGui.QPalette.ColorRole.Text))
+        if review is not None and review.vertebral_level:
+            item.setText(LEVEL_COLUMN, review.vertebral_level)
+            item.setToolTip(LEVEL_COLUMN, f"Entered by {review.user} in the review")
+            item.setFont(LEVEL_COLUMN, font)
+            return
+        lesion = next((les for les in self._lesions if les.number == number), None)
+        levels = self._levels
+        text = "" if levels is None or lesion is None else levels.of_lesion(lesion)
+        if not text or levels is None:
+            item.setText(LEVEL_COLUMN, "")
+            item.setToolTip(LEVEL_COLUMN, "")
+        elif levels.confirmed:
+            item.setText(LEVEL_COLUMN, text)
+            item.setToolTip(LEVEL_COLUMN, f"From the confirmed numbering. {levels.note}")
+        else:
+            font.setItalic(True)
+            item.setText(LEVEL_COLUMN, f"{text}?")
+            item.setForeground(LEVEL_COLUMN, QtGui.QBrush(QtGui.QColor(PROPOSED_LEVEL_COLOUR)))
+            item.setToolTip(
+                LEVEL_COLUMN,
+                "Proposed by the automatic count, not confirmed (not reported until the "
+                "reader confirms): Analysis › Vertebral levels › Confirm (Ctrl+L), or shift "
+                "by one level (Ctrl+Shift+↓/↑).",
+            )
+        item.setFont(LEVEL_COLUMN, font)
 
     def _update_headline(self) -> None:
         findings = self.state.findings
@@ -327,6 +386,11 @@ class FindingsPanel(QtWidgets.QWidget):
             return
         self.state.set_slice(lesion.key_slice)
         self.editor.set_lesion(lesion, self._reviews.get(lesion.number), editable=self._editable)
+        levels = self._levels
+        self.editor.set_level_hint(
+            "" if levels is None else levels.of_lesion(lesion),
+            confirmed=bool(levels and levels.confirmed),
+        )
 
     def _on_current_changed(
         self, current: QtWidgets.QTreeWidgetItem | None, _previous: object = None

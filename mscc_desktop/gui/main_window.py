@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,7 @@ from mscc_desktop.gui.review_editor import ReviewDraft
 from mscc_desktop.gui.series_chooser import SeriesChooser
 from mscc_desktop.gui.services import ModelInfo
 from mscc_desktop.gui.settings import SettingsDialog, load_settings, save_settings
+from mscc_desktop.gui.spine_ui import SpineUi
 from mscc_desktop.gui.state import ViewerState
 from mscc_desktop.gui.study_browser import StudyBrowser
 from mscc_desktop.gui.task_indicator import TaskIndicator
@@ -104,11 +106,12 @@ class MainWindow(QtWidgets.QMainWindow):
         status.addPermanentWidget(self.warning_label)
         status.addPermanentWidget(self.model_label)
         self._build_actions()
+        self.spine = SpineUi(self)
         self._build_menus()
         self.findings.add_study_actions([self.sign_off_action, self.no_mscc_action])
 
         c = controller
-        c.status.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        c.status.connect(self.show_status)
         c.error.connect(lambda title, error: show_error(self, title, error))
         c.model_ready.connect(self._on_model_ready)
         c.model_failed.connect(self._on_model_failed)
@@ -222,6 +225,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.browser_dock.toggleViewAction())
         view_menu.addAction(self.findings_dock.toggleViewAction())
+        self.spine.add_to_menus(view_menu, analysis_menu)
         pacs_menu = bar.addMenu("&PACS")
         pacs_menu.setToolTipsVisible(True)
         for item in self.network.menu_actions:
@@ -275,6 +279,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu.setEnabled(bool(folders))
 
     # ---- model and status ---------------------------------------------------------------
+    def show_status(self, text: str) -> None:
+        """A status-bar message; the whole text also in its tooltip and the log (a long one
+        is cut at the window's edge)."""
+        status = self.statusBar()
+        status.showMessage(text, 6000 if len(text) < 90 else 15000)
+        status.setToolTip(text)
+        logger.info("status: %s", text)
+
     def _on_model_ready(self, info: ModelInfo) -> None:
         self.model_label.setText(info.status_text)
         self.model_label.setToolTip(f"sha256 {info.model_sha256}")
@@ -301,8 +313,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_model_failed(self, message: str) -> None:
         self.model_label.setText("Model: not available")
         self.model_label.setToolTip(message)
-        self.warning_label.setText("⚠ Analysis unavailable: " + message[:80])
+        # Cut at a word, with an ellipsis; the whole sentence is in the tooltip and the log.
+        short = textwrap.shorten(message, 80, placeholder=" … (hover for more)")
+        self.warning_label.setText("⚠ Analysis unavailable: " + short)
         self.warning_label.setToolTip(message)
+        logger.warning("model not available: %s", message)
         self.warning_label.show()
 
     def _update_export_actions(self) -> None:

@@ -13,6 +13,7 @@ status bar offers "Open received study": what the reader has open is never repla
 from __future__ import annotations
 
 import logging
+import textwrap
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -324,7 +325,7 @@ class NetworkUi(QtCore.QObject):
     def notice(self, text: str) -> None:
         """A non-modal warning in the status bar (recent ones in its tooltip)."""
         self.refusals = [*self.refusals[-9:], f"{time.strftime('%H:%M:%S')} {text}"]
-        short = text if len(text) <= 90 else text[:89] + "…"
+        short = textwrap.shorten(text, 90, placeholder=" …")  # at a word; all in the tooltip
         self.notice_label.setText(f"⚠ {short}")
         self.notice_label.setToolTip(
             "\n".join(self.refusals)

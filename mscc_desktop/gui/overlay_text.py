@@ -60,8 +60,8 @@ def _technique(volume: Volume) -> str:
     parts: list[str] = []
     if info.kvp:
         parts.append(f"{info.kvp:g} kV")
-    if info.convolution_kernel:
-        parts.append(info.convolution_kernel)
+    if info.kernel_text:
+        parts.append(info.kernel_text)  # "Br38f 3", not "Br38f\\3"
     if volume.slice_thickness_mm:
         parts.append(f"{volume.slice_thickness_mm:g} mm")
     if info.contrast_agent:

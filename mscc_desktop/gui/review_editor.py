@@ -39,10 +39,12 @@ class ReviewEditor(QtWidgets.QGroupBox):
     """Edits the review of the selected lesion; emits ``submitted(ReviewDraft)`` on Save."""
 
     submitted = QtCore.Signal(object)
+    use_level_requested = QtCore.Signal()  # the reader takes the numbering's level
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__("Review", parent)
         self._lesion: Lesion | None = None
+        self._level_hint = ""
         self.accept_button = QtWidgets.QRadioButton("Accept")
         self.reject_button = QtWidgets.QRadioButton("Reject")
         self.regrade_button = QtWidgets.QRadioButton("Regrade to")
@@ -64,6 +66,10 @@ class ReviewEditor(QtWidgets.QGroupBox):
         self.level_edit = QtWidgets.QLineEdit()
         self.level_edit.setPlaceholderText("vertebral level, e.g. T7 or T7-T8")
         self.level_edit.setMaxLength(16)
+        self.use_level_button = QtWidgets.QPushButton("Use proposal")
+        self.use_level_button.setObjectName("use_level")
+        self.use_level_button.clicked.connect(self.use_level_requested)
+        self.use_level_button.setEnabled(False)
         self.comment_edit = QtWidgets.QLineEdit()
         self.comment_edit.setPlaceholderText("comment")
         self.save_button = QtWidgets.QPushButton("Save review")
@@ -83,7 +89,10 @@ class ReviewEditor(QtWidgets.QGroupBox):
         verdicts.addWidget(self.regrade_button, 1, 0)
         verdicts.addWidget(self.group_combo, 1, 1, 1, 2)
         form = QtWidgets.QFormLayout()
-        form.addRow("Level", self.level_edit)
+        level_row = QtWidgets.QHBoxLayout()
+        level_row.addWidget(self.level_edit, 1)
+        level_row.addWidget(self.use_level_button)
+        form.addRow("Level", level_row)
         form.addRow("Comment", self.comment_edit)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.heading)
@@ -135,6 +144,26 @@ class ReviewEditor(QtWidgets.QGroupBox):
         ):
             widget.setEnabled(can_edit)
         self.group_combo.setEnabled(can_edit and self.regrade_button.isChecked())
+        self.use_level_button.setEnabled(can_edit and bool(self._level_hint))
+
+    def set_level_hint(self, level: str, *, confirmed: bool) -> None:
+        """The numbering's level of the shown finding, offered for the level field."""
+        self._level_hint = level
+        where = "confirmed numbering" if confirmed else "automatic count, not confirmed"
+        self.level_edit.setPlaceholderText(
+            f"{level} ({where}); or type e.g. T7 or T7-T8"
+            if level
+            else "vertebral level, e.g. T7 or T7-T8"
+        )
+        self.use_level_button.setText(f"Use {level}" if level else "Use proposal")
+        self.use_level_button.setToolTip(
+            f"Put {level} from the {where} in the level field; Save review keeps it."
+            if level
+            else "No level proposed for this finding."
+        )
+        self.use_level_button.setEnabled(
+            bool(level) and self.level_edit.isEnabled() and self._lesion is not None
+        )
 
     def show_error(self, text: str) -> None:
         self.message.setText(f"<span style='color:#FF9E7A'>{text}</span>")

@@ -23,7 +23,7 @@ from mscc_desktop.gui.viewport import SliceViewport
 PAGE_STEP = 10
 KEY_HINT = (
     "wheel/↑↓ slice · left-drag W/L · middle-drag pan · right-drag zoom · double-click fit · "
-    "1 2 3 / 0 presets · O overlays · K key image"
+    "1 2 3 / 0 presets · O overlays · K key image · S spine view"
 )
 _RANK = {group: rank for rank, group in enumerate(GROUP_ORDER)}
 
@@ -91,6 +91,7 @@ class ViewerWidget(QtWidgets.QWidget):
         row.setSpacing(3)
         for panel in self.panels:
             row.addWidget(panel, 1)
+        self._viewport_row = row
 
         self.strip = GradeStrip(state, self)
         self.slider = KeySliceSlider(self)
@@ -129,6 +130,10 @@ class ViewerWidget(QtWidgets.QWidget):
         state.key_images_changed.connect(self._update_marks)
         state.notices_changed.connect(self._on_notices_changed)
         self._on_volume_changed()
+
+    def add_side_view(self, widget: QtWidgets.QWidget, stretch: int = 1) -> None:
+        """A fourth view to the right of the three viewports (the spine reformat)."""
+        self._viewport_row.addWidget(widget, stretch)
 
     # ---- state → widgets ----------------------------------------------------------------
     def _on_volume_changed(self) -> None:
