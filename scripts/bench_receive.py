@@ -197,18 +197,22 @@ def main() -> int:
                 print(
                     f"{name:8s} run {repeat + 1}: {rate:6.1f} instances/s "
                     f"({size / result['wall_s'] / 1e6:5.1f} MB/s), receiver CPU "
-                    f"{result['cpu_s']:5.1f} s, peak RSS {result['peak_rss'] / 2**20:6.0f} MiB{extra}"
+                    f"{result['cpu_s']:5.1f} s, peak RSS "
+                    f"{result['peak_rss'] / 2**20:6.0f} MiB{extra}"
                 )
     medians = {
-        name: {key: statistics.median(r[key] for r in runs) for key in ("wall_s", "cpu_s", "peak_rss")}
+        name: {
+            key: statistics.median(r[key] for r in runs) for key in ("wall_s", "cpu_s", "peak_rss")
+        }
         for name, runs in results.items()
     }
     app, orthanc = medians["app"], medians["orthanc"]
+    app_rate, orthanc_rate = args.instances / app["wall_s"], args.instances / orthanc["wall_s"]
+    ratios = {key: app[key] / orthanc[key] for key in ("wall_s", "cpu_s", "peak_rss")}
     print(
-        f"\nmedian, {args.instances} instances ({size / 1e6:.0f} MB): app "
-        f"{args.instances / app['wall_s']:.0f}/s vs Orthanc {args.instances / orthanc['wall_s']:.0f}/s; "
-        f"ratios app/Orthanc: time {app['wall_s'] / orthanc['wall_s']:.2f}, CPU "
-        f"{app['cpu_s'] / orthanc['cpu_s']:.2f}, peak RSS {app['peak_rss'] / orthanc['peak_rss']:.2f}"
+        f"\nmedian, {args.instances} instances ({size / 1e6:.0f} MB): app {app_rate:.0f}/s vs "
+        f"Orthanc {orthanc_rate:.0f}/s; ratios app/Orthanc: time {ratios['wall_s']:.2f}, CPU "
+        f"{ratios['cpu_s']:.2f}, peak RSS {ratios['peak_rss']:.2f}"
     )
     return 0
 
