@@ -137,7 +137,9 @@ class Lesion:
 
     @property
     def z_range_text(self) -> str:
-        return f"z {self.z_to_mm:+.1f} to {self.z_from_mm:+.1f} mm"
+        """``"z +55.0 to +35.0 mm"``; one position for a one-slice finding (``"z +11.5 mm"``)."""
+        top, bottom = f"{self.z_to_mm:+.1f}", f"{self.z_from_mm:+.1f}"
+        return f"z {top} mm" if top == bottom else f"z {top} to {bottom} mm"
 
 
 @dataclass(frozen=True, slots=True)

@@ -185,16 +185,19 @@ def strip_chart(
         drawing.add(
             String(x, BOTTOM - 11, str(number), fontName=REGULAR, fontSize=7, textAnchor="middle")
         )
-    drawing.add(
-        String(LEFT, 4, "Slice number  (head  \u2192  feet)", fontName=REGULAR, fontSize=7.5)
-    )
-    legend_y = 5.0
-    x = LEFT + plot_w
-    for text, colour, dash in (
+    legend = (
         (f"high-grade cut-off {thresholds.high:.2f}", "#777777", [1, 2]),
         ("P(low)", OKABE_ITO_ORANGE, [3, 2]),
         ("P(high)", OKABE_ITO_VERMILLION, None),
-    ):
+    )
+    legend_w = sum(stringWidth(text, REGULAR, 7) + 30 for text, _, _ in legend)
+    title = "Slice number  (head  \u2192  feet)"
+    if stringWidth(title, REGULAR, 7.5) + 8 > plot_w - legend_w:
+        title = "Slice (head \u2192 feet)"  # a narrow chart (beside the spine overview)
+    drawing.add(String(LEFT, 4, title, fontName=REGULAR, fontSize=7.5))
+    legend_y = 5.0
+    x = LEFT + plot_w
+    for text, colour, dash in legend:
         drawing.add(String(x, legend_y, text, fontName=REGULAR, fontSize=7, textAnchor="end"))
         x -= stringWidth(text, REGULAR, 7) + 4
         drawing.add(

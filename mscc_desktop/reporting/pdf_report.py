@@ -71,6 +71,23 @@ def _story(
         result_box(inputs, content, st, width),
     ]
     story += findings_table(content, st, width, inputs.result.thresholds)
+    overview = SpineOverview(inputs, content.rows, identity, st, width, SPINE_HEIGHT)
+    # The grade chart stands beside the spine, under its legend: page 1 keeps both.
+    overview.beside = [
+        Paragraph(
+            'Grade along the spine <font size="7" color="#5A5A5A">model probability on every '
+            "slice; bands: findings; triangles: key images</font>",
+            st["head"],
+        ),
+        strip_chart(
+            inputs.findings.slices,
+            inputs.volume.n_slices,
+            content.rows,
+            content.key_views,
+            inputs.result.thresholds,
+            width=overview.column_width,
+        ),
+    ]
     story.append(
         KeepTogether(
             [
@@ -79,27 +96,7 @@ def _story(
                     "findings and the confirmed vertebral levels</font>",
                     st["h2"],
                 ),
-                SpineOverview(inputs, content.rows, identity, st, width, SPINE_HEIGHT),
-            ]
-        )
-    )
-    chart = strip_chart(
-        inputs.findings.slices,
-        inputs.volume.n_slices,
-        content.rows,
-        content.key_views,
-        inputs.result.thresholds,
-        width=width,
-    )
-    story.append(
-        KeepTogether(
-            [
-                Paragraph(
-                    'Grade along the spine <font size="7.5" color="#5A5A5A">model probability '
-                    "on every slice; bands: findings; triangles: key images</font>",
-                    st["h2"],
-                ),
-                chart,
+                overview,
             ]
         )
     )

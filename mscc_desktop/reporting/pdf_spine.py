@@ -37,6 +37,8 @@ ANTERIOR_MM = 75.0  # the crop reaches this far in front of the canal (the verte
 POSTERIOR_MM = 45.0  # and this far behind it (the spinous processes)
 LABEL_WIDTH = 26.0  # points left of the image for the level names
 BAND_HALF_MM = 12.0
+BAR_SPACE = 6.0  # points between the findings' number labels and the right-hand column
+COLUMN_GAP = 4.0  # points between the legend and what stands under it
 NO_DATA_GREY = 205  # gaps print light grey with hatching: never mistaken for tissue or air
 
 
@@ -82,6 +84,12 @@ class SpineOverview(Flowable):  # type: ignore[misc]  # reportlab is untyped
         self.scale = min(height / height_mm, (width * 0.45 - LABEL_WIDTH) / width_mm)
         self.image_w, self.image_h = width_mm * self.scale, height_mm * self.scale
         self.legend = Paragraph(self._legend_text(), st["small"])
+        self.beside: list[Flowable] = []  # stacked under the legend (the grade chart)
+
+    @property
+    def column_width(self) -> float:
+        """Width of the right-hand column (legend and what is stacked under it)."""
+        return float(self.width - LABEL_WIDTH - self.image_w - 14 - BAR_SPACE)
 
     # ---- geometry -----------------------------------------------------------------------
     def _canal_u(self) -> float:
@@ -141,9 +149,10 @@ class SpineOverview(Flowable):  # type: ignore[misc]  # reportlab is untyped
 
     # ---- drawing ------------------------------------------------------------------------
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
-        legend_w = self.width - LABEL_WIDTH - self.image_w - 14
-        _, legend_h = self.legend.wrap(legend_w, avail_height)
-        self.height = max(self.image_h, legend_h)
+        _, column_h = self.legend.wrap(self.column_width, avail_height)
+        for flowable in self.beside:
+            column_h += COLUMN_GAP + flowable.wrap(self.column_width, avail_height)[1]
+        self.height = max(self.image_h, column_h)
         return (self.width, self.height)
 
     def _pixels(self) -> Image.Image:
@@ -175,8 +184,13 @@ class SpineOverview(Flowable):  # type: ignore[misc]  # reportlab is untyped
         )
         self._draw_bands(canvas)
         self._draw_levels(canvas)
-        legend_x = LABEL_WIDTH + self.image_w + 14
-        self.legend.drawOn(canvas, legend_x, top - self.legend.height)
+        x = LABEL_WIDTH + self.image_w + 14 + BAR_SPACE
+        y = top - self.legend.height
+        self.legend.drawOn(canvas, x, y)
+        for flowable in self.beside:
+            _, h = flowable.wrap(self.column_width, self.height)
+            y -= COLUMN_GAP + h
+            flowable.drawOn(canvas, x, y)
 
     def _draw_bands(self, canvas: object) -> None:
         view = self.view

@@ -38,6 +38,9 @@ def test_the_z_column_writes_a_range(state: ViewerState, qtbot) -> None:  # type
     cell = panel.table.topLevelItem(0).text(3)
     assert cell == z_range_text(high) == f"{high.z_to_mm:+.0f} to {high.z_from_mm:+.0f}"
     assert "…" not in cell
+    one_slice = replace(high, z_from_mm=high.z_to_mm)
+    assert z_range_text(one_slice) == f"{high.z_to_mm:+.0f}"
+    assert one_slice.z_range_text == f"z {high.z_to_mm:+.1f} mm"  # PDF, SR: not "z a to a"
 
 
 def test_a_long_status_message_is_whole_in_the_tooltip(windows: WindowFactory) -> None:
