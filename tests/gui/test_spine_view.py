@@ -17,6 +17,7 @@ from mscc_desktop.core.spine.reformat import Plane
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.gui import level_confirm, theme
 from mscc_desktop.gui.main_window import MainWindow
+from mscc_desktop.gui.reformat_canvas import reformat_rgb
 from tests.gui.conftest import WindowFactory
 from tests.gui.fakes import phantom_volume, write_phantom_study
 
@@ -138,6 +139,18 @@ def test_gaps_are_shown_as_a_warning_and_no_data_never_stretched(  # type: ignor
     assert spine.warning.isVisible() and "missing" in spine.warning.text()
     assert any(n.code is NoticeCode.GAP for n in spine.view.notices)
     assert spine.view.no_data.any()
+    gap_rows = np.flatnonzero(spine.view.grid.gap_rows)
+    painted = reformat_rgb(spine.view, spine.window)  # BGRA
+    blue, green, red = (painted[gap_rows, :, c].astype(int) for c in range(3))
+    assert gap_rows.size and (red > green).all() and (blue > green).all()  # purple, not grey
+    # A tilted gantry: each slice drawn at its recorded place, and the view says so.
+    tilted = phantom_volume(20, 64)
+    positions = tilted.positions_mm.copy()
+    positions[:, 1] = 0.5 * np.arange(20)  # the table moves 0.5 mm in y per slice
+    window.state.set_volume(replace(tilted, positions_mm=positions, gantry_tilt_deg=9.5))
+    assert spine.view is not None
+    assert any(n.code is NoticeCode.GANTRY_TILT for n in spine.view.notices)
+    assert spine.warning.isVisible() and "Gantry tilt of 9.5°" in spine.warning.text()
 
 
 def test_levels_are_proposed_then_confirmed_or_shifted_saved_and_audited(  # type: ignore[no-untyped-def]
