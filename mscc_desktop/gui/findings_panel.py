@@ -102,6 +102,9 @@ class FindingsPanel(QtWidgets.QWidget):
         # The level ("T7") needs little room; the P column's cut-off needs more.
         header.resizeSection(len(COLUMNS) - 1, 48)
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        # Shown beside the grade ("High  T7"): where a finding is matters most, and a narrow
+        # panel then clips the review state rather than the level.
+        header.moveSection(header.visualIndex(LEVEL_COLUMN), 2)
         self.table.itemClicked.connect(self._on_item_activated)
         self.table.currentItemChanged.connect(self._on_current_changed)
         self.editor = ReviewEditor(self)
