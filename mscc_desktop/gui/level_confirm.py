@@ -131,6 +131,12 @@ class SpineLevels(QtCore.QObject):
         if self._estimate is None:
             return "Estimating vertebral levels…" if self.busy else ""
         if self._estimate.proposed:
+            if self.controller.db is None or self._analysis_id is None:
+                return (
+                    f"Levels proposed, not confirmed: {self._estimate.reason} They cannot be "
+                    "confirmed without a stored analysis: check the results store in the "
+                    "data folder and analyse again."
+                )
             return (
                 f"Levels proposed, not confirmed: {self._estimate.reason} Confirm them "
                 "(Ctrl+L) or shift them by one level (Ctrl+Shift+↓ / ↑)."
