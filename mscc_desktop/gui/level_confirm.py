@@ -26,7 +26,7 @@ from mscc_desktop.core.errors import StoreError, UnusableSeriesError
 from mscc_desktop.core.findings import Lesion
 from mscc_desktop.core.spine.centreline import Centreline, centreline_from_results
 from mscc_desktop.core.spine.level_estimate import estimate_levels
-from mscc_desktop.core.spine.levels import LEVEL_RANK, LevelEstimate
+from mscc_desktop.core.spine.levels import LevelEstimate, levels_range
 from mscc_desktop.core.tasks import CancelToken, ProgressFn
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.gui.workers import TaskRunner
@@ -52,12 +52,7 @@ class ShownLevels:
 
     def level_range(self, first_slice: int, last_slice: int) -> str:
         """``"T7"`` or ``"T7-T8"`` for a run of slices; ``""`` where none is numbered."""
-        lo, hi = sorted((first_slice, last_slice))
-        names = [n for n in self.levels[max(lo, 0) : hi + 1] if n is not None]
-        if not names:
-            return ""
-        ranked = sorted(set(names), key=LEVEL_RANK.__getitem__)
-        return ranked[0] if len(ranked) == 1 else f"{ranked[0]}-{ranked[-1]}"
+        return levels_range(self.levels, first_slice, last_slice)
 
     def of_lesion(self, lesion: Lesion) -> str:
         return self.level_range(lesion.first_slice, lesion.last_slice)

@@ -21,7 +21,12 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from mscc_desktop.core.errors import StoreError
-from mscc_desktop.core.spine.levels import LEVEL_RANK, VERTEBRAL_LEVELS, shift_level
+from mscc_desktop.core.spine.levels import (
+    LEVEL_RANK,
+    VERTEBRAL_LEVELS,
+    levels_range,
+    shift_level,
+)
 from mscc_desktop.storage._sql import now_utc, parse_time, time_text, write_transaction
 from mscc_desktop.storage.audit import record_audit, resolve_user
 from mscc_desktop.storage.records import AuditAction, ReviewStatus
@@ -61,12 +66,7 @@ class LevelNumbering:
 
     def level_range(self, first_slice: int, last_slice: int) -> str:
         """The confirmed levels a run of slices covers: ``"T7"``, ``"T7-T8"``; ``""`` if none."""
-        lo, hi = sorted((first_slice, last_slice))
-        names = [n for n in self.levels[max(lo, 0) : hi + 1] if n is not None]
-        if not names:
-            return ""
-        ranked = sorted(set(names), key=LEVEL_RANK.__getitem__)
-        return ranked[0] if len(ranked) == 1 else f"{ranked[0]}-{ranked[-1]}"
+        return levels_range(self.levels, first_slice, last_slice)
 
     @property
     def extent(self) -> str:

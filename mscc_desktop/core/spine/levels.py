@@ -42,6 +42,17 @@ def shift_level(name: str | None, by: int) -> str | None:
     return VERTEBRAL_LEVELS[rank] if 0 <= rank < len(VERTEBRAL_LEVELS) else None
 
 
+def levels_range(levels: Sequence[str | None], first_slice: int, last_slice: int) -> str:
+    """The levels a run of slices covers, as a reader writes it: ``"T7"``, ``"T7-T8"``; ``""``
+    when none of those slices has a level (``levels`` is one name or ``None`` per slice)."""
+    lo, hi = sorted((first_slice, last_slice))
+    names = [n for n in levels[max(lo, 0) : hi + 1] if n is not None]
+    if not names:
+        return ""
+    ranked = sorted(set(names), key=LEVEL_RANK.__getitem__)
+    return ranked[0] if len(ranked) == 1 else f"{ranked[0]}-{ranked[-1]}"
+
+
 class LevelStatus(StrEnum):
     PROPOSED = "proposed"  # levels are filled in for the reader to confirm or shift
     UNSURE = "unsure"  # nothing is proposed; ``reason`` says why
@@ -126,12 +137,7 @@ class LevelEstimate:
         ``""`` when none of the slices has a level. Accepted by
         ``storage.levels.parse_vertebral_level``.
         """
-        lo, hi = sorted((first_slice, last_slice))
-        names = [n for n in self.levels[lo : hi + 1] if n is not None]
-        if not names:
-            return ""
-        ranked = sorted(set(names), key=LEVEL_RANK.__getitem__)
-        return ranked[0] if len(ranked) == 1 else f"{ranked[0]}-{ranked[-1]}"
+        return levels_range(self.levels, first_slice, last_slice)
 
     def spans(self) -> tuple[LevelSpan, ...]:
         """Runs of slices with the same level, head first (labels beside the sagittal view).
