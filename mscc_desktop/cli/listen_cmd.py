@@ -92,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
     db = storage.open_store(config.db_path)
     receiver = StorageReceiver(listener, received_root(config.data_dir), tls=settings.tls)
     session = ReceiveSession(db, quiet_seconds=listener.quiet_seconds, user=config.user_name)
+    recovered = session.recover(receiver.root)
+    if recovered:
+        print(
+            f"{recovered} series received before but never registered (the program stopped "
+            "first) are registered now, marked possibly incomplete.",
+            file=sys.stderr,
+        )
     receiver.start()
     print(
         f"Listening as {listener.ae_title} on port {receiver.port}"

@@ -129,6 +129,9 @@ class ListenerController(QtCore.QObject):
 
         self.receiver = receiver
         self.session = ReceiveSession(db, quiet_seconds=listener.quiet_seconds, user=user)
+        # Series received before the app stopped, but never registered: the next poll scans
+        # and registers them, marked possibly incomplete (never analysed automatically).
+        self.session.recover(self.root)
         self.timer.start()
         tls = " (TLS)" if settings.tls.enabled else ""
         self._set_state(f"Listening as {receiver.settings.ae_title} on port {receiver.port}{tls}")

@@ -79,6 +79,7 @@ from mscc_desktop.storage.send_log import (
 )
 from mscc_desktop.storage.series import (
     get_series,
+    known_source_folders,
     load_series_info,
     register_volume,
     series_for_study,
@@ -113,6 +114,7 @@ __all__ = [
     "fingerprint_files",
     "get_series",
     "key_images",
+    "known_source_folders",
     "list_studies",
     "load_analysis",
     "load_latest_analysis",

@@ -180,6 +180,11 @@ def series_for_study(db: Database, study_id: int) -> list[SeriesRecord]:
     return _series_rows(db, "s.study_ref = ?", [study_id])
 
 
+def known_source_folders(db: Database) -> set[Path]:
+    """Every source folder the store has registered a series from."""
+    return {Path(row[0]) for row in db.execute("SELECT DISTINCT source_path FROM series")}
+
+
 def load_series_info(db: Database, series_id: int) -> SeriesInfo:
     """The stored identity and description of a series (patient data: never log it)."""
     row = db.execute(

@@ -127,6 +127,19 @@ class ReceiveSession:
             self._unregistered.append(scanned.arrival)
             return None
 
+    def recover(self, root: Path) -> int:
+        """Queue the series folders in the managed folder ``root`` that the store does not
+        know (the app stopped after receiving them and before they went quiet); the next
+        poll registers them, flagged as possibly incomplete (so never analysed automatically).
+        Returns how many were found."""
+        found = unregistered_series(self.db, root)
+        self._unregistered.extend(found)
+        if found:
+            logger.warning(
+                "found %d received series never registered; registering them", len(found)
+            )
+        return len(found)
+
     def requeue(self, arrivals: list[SeriesArrival]) -> None:
         """Complete series handed out by ``poll(register=False)`` and not registered (their
         scan was abandoned): the next poll returns or registers them again."""
@@ -196,6 +209,37 @@ class ScannedArrival:
     arrival: SeriesArrival
     volumes: tuple[ScannedVolume, ...]
     n_skipped: int
+
+
+def unregistered_series(db: Database, root: Path) -> list[SeriesArrival]:
+    """Series folders under the managed folder ``root`` holding received files that the store
+    has not registered, as arrivals marked ``interrupted`` (nobody knows whether they were
+    complete)."""
+    from mscc_desktop.network.managed_folder import INCOMING_FOLDER
+
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    known = {p.resolve() for p in storage.known_source_folders(db)}
+    found: list[SeriesArrival] = []
+    for study in sorted(p for p in root.iterdir() if p.is_dir() and p.name != INCOMING_FOLDER):
+        for series in sorted(p for p in study.iterdir() if p.is_dir()):
+            files = list(series.glob("*.dcm"))
+            if not files or series.resolve() in known:
+                continue
+            found.append(
+                SeriesArrival(
+                    study_folder=study,
+                    series_folder=series,
+                    n_instances=len(files),
+                    n_bytes=sum(f.stat().st_size for f in files),
+                    calling_ae="",
+                    first_s=0.0,
+                    last_s=0.0,
+                    interrupted=True,
+                )
+            )
+    return found
 
 
 def scan_arrival(arrival: SeriesArrival) -> ScannedArrival:

@@ -268,3 +268,21 @@ def test_a_complete_series_can_be_scanned_off_the_store_thread_then_registered(
     registered = session.register(scanned[0])
     assert registered is not None and registered.records[0].n_files == 4
     assert len(storage.list_studies(db)) == 1
+
+
+def test_series_received_before_a_crash_are_registered_at_the_next_start(
+    tmp_path: Path, db: Database
+) -> None:
+    root = tmp_path / "received"
+    with StorageReceiver(listener_settings(), root) as receiver:
+        send_files(_ct_files(tmp_path / "src", 3), _node(receiver), calling_ae="PACS")
+        receiver.events()  # the app died here: nothing was registered
+    assert storage.list_studies(db) == []
+    session = ReceiveSession(db, quiet_seconds=0.3)
+    assert session.recover(root) == 1
+    result = session.poll([])
+    assert len(result.registered) == 1 and result.registered[0].arrival.interrupted
+    assert result.registered[0].records[0].n_files == 3
+    assert ReceiveSession(db, quiet_seconds=0.3).recover(root) == 0  # known now
+    row = [e for e in storage.audit_entries(db) if e.action is storage.AuditAction.SERIES_RECEIVED]
+    assert row[-1].details["interrupted"] is True
