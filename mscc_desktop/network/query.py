@@ -18,8 +18,9 @@ from typing import Any
 from mscc_desktop.core.errors import NetworkError
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, report
 from mscc_desktop.network.arrivals import ArrivalTracker, SeriesArrival
+from mscc_desktop.network.association import associate, calling_entity
 from mscc_desktop.network.managed_folder import NotEnoughSpaceError, instance_place, write_instance
-from mscc_desktop.network.nodes import RemoteNode, TlsSettings, tls_arguments
+from mscc_desktop.network.nodes import RemoteNode, TlsSettings
 from mscc_desktop.network.receiver import ReceiverEvent, ReceiverEventKind
 
 logger = logging.getLogger(__name__)
@@ -62,54 +63,16 @@ _COMPRESSED = (
 )
 
 
-def _ae(calling_ae: str, timeout_s: float) -> Any:
-    from pynetdicom import AE
-
-    ae = AE(ae_title=calling_ae)
-    ae.connection_timeout = ae.acse_timeout = ae.dimse_timeout = timeout_s
-    ae.network_timeout = timeout_s
-    return ae
-
-
-def _associate(
-    ae: Any,
-    node: RemoteNode,
-    tls: TlsSettings | None,
-    *,
-    ext_neg: list[Any] | None = None,
-    evt_handlers: list[Any] | None = None,
-) -> Any:
-    node = node.checked()
-    assoc = ae.associate(
-        node.host,
-        node.port,
-        ae_title=node.ae_title,
-        tls_args=tls_arguments(node, tls),
-        ext_neg=ext_neg,
-        evt_handlers=evt_handlers,
-    )
-    if not assoc.is_established:
-        if assoc.is_rejected:
-            raise NetworkError(
-                f"{node.label} rejected the association: check that it knows this "
-                "workstation's AE title and address."
-            )
-        raise NetworkError(
-            f"{node.label} cannot be reached: check the host, port and that it is running."
-        )
-    return assoc
-
-
 def echo(
     node: RemoteNode, *, calling_ae: str, tls: TlsSettings | None = None, timeout_s: float = 10.0
 ) -> float:
     """C-ECHO ``node``; the round trip in seconds, or :class:`NetworkError`."""
     from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
-    ae = _ae(calling_ae, timeout_s)
+    ae = calling_entity(calling_ae, timeout_s)
     ae.add_requested_context(Verification)
     started = time.perf_counter()
-    assoc = _associate(ae, node, tls)
+    assoc = associate(ae, node, tls)
     try:
         status = assoc.send_c_echo()
     finally:
@@ -170,9 +133,9 @@ def find_studies(
     identifier.AccessionNumber = ""
     identifier.NumberOfStudyRelatedSeries = ""
     identifier.NumberOfStudyRelatedInstances = ""
-    ae = _ae(calling_ae, timeout_s)
+    ae = calling_entity(calling_ae, timeout_s)
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
-    assoc = _associate(ae, node, tls)
+    assoc = associate(ae, node, tls)
     studies: list[RemoteStudy] = []
     try:
         for status, found in assoc.send_c_find(
@@ -256,7 +219,7 @@ def retrieve_study(
         StudyRootQueryRetrieveInformationModelGet,
     )
 
-    ae = _ae(calling_ae, timeout_s)
+    ae = calling_entity(calling_ae, timeout_s)
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
     roles = []
     for sop_class in _IMAGE_CLASSES + _OTHER_CLASSES:
@@ -316,7 +279,7 @@ def retrieve_study(
     identifier.QueryRetrieveLevel = "STUDY"
     identifier.StudyInstanceUID = study_instance_uid
     Path(root).mkdir(parents=True, exist_ok=True)
-    assoc = _associate(ae, node, tls, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    assoc = associate(ae, node, tls, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, on_store)])
     cancelled = False
     try:
         for status, _ in assoc.send_c_get(identifier, StudyRootQueryRetrieveInformationModelGet):

@@ -19,7 +19,8 @@ from pydicom import dcmread
 
 from mscc_desktop.core.errors import NetworkError
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, report
-from mscc_desktop.network.nodes import RemoteNode, TlsSettings, tls_arguments
+from mscc_desktop.network.association import associate, calling_entity
+from mscc_desktop.network.nodes import RemoteNode, TlsSettings
 
 logger = logging.getLogger(__name__)
 
@@ -198,11 +199,7 @@ def _associate(
     items: Sequence[tuple[Path, str, str, str]],
     timeout_s: float,
 ) -> Any:
-    from pynetdicom import AE
-
-    ae = AE(ae_title=calling_ae)
-    ae.connection_timeout = ae.acse_timeout = ae.dimse_timeout = timeout_s
-    ae.network_timeout = timeout_s
+    ae = calling_entity(calling_ae, timeout_s)
     wanted: dict[str, list[str]] = {}
     for _, sop_class, _, syntax in items:
         syntaxes = wanted.setdefault(sop_class, [])
@@ -212,27 +209,7 @@ def _associate(
         raise NetworkError("More than 128 kinds of DICOM object in one send; send fewer.")
     for sop_class, syntaxes in wanted.items():
         ae.add_requested_context(sop_class, syntaxes)
-    assoc = ae.associate(
-        node.host, node.port, ae_title=node.ae_title, tls_args=tls_arguments(node, tls)
-    )
-    if not assoc.is_established:
-        raise NetworkError(_refusal(node, assoc))
-    return assoc
-
-
-def _refusal(node: RemoteNode, assoc: Any) -> str:
-    if assoc.is_rejected:
-        return (
-            f"{node.label} rejected the association: check that it knows this workstation's "
-            "AE title, address and port."
-        )
-    if assoc.is_aborted and assoc.acceptor.primitive is not None:
-        # The peer answered, then aborted: it was reached, so the connection is not the problem.
-        return f"{node.label} aborted the association (a TLS or protocol mismatch?)."
-    return (
-        f"{node.label} cannot be reached: check the host, port and that the PACS is running "
-        "(Settings > Network > Echo)."
-    )
+    return associate(ae, node, tls)
 
 
 def _send_one(assoc: Any, item: tuple[Path, str, str, str], attempt: int) -> InstanceOutcome:
