@@ -479,3 +479,29 @@ def read_voc_boxes(
                 boxes.setdefault(uid, chosen[0])
             break
     return boxes
+
+
+DATASET_FILE = "dataset.json"
+"""The manifest ``dataset export --reviewed`` writes beside its study folders (counts by
+group and each study folder's pseudonymous patient key)."""
+
+
+def read_dataset_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """``folder``'s dataset manifest as written; :class:`LabelFileError` when unreadable."""
+    path = Path(folder) / DATASET_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise LabelFileError(f"{path} cannot be read ({error.__class__.__name__}).") from error
+    if not isinstance(data, dict):
+        raise LabelFileError(f"{path} is not a dataset manifest (no JSON object).")
+    return data
+
+
+def dataset_patients(folder: str | os.PathLike[str]) -> dict[str, str]:
+    """Study folder name -> patient key from ``folder``'s dataset manifest, for splitting by
+    patient; empty when there is no manifest (then each study is its own patient)."""
+    if not (Path(folder) / DATASET_FILE).is_file():
+        return {}
+    series = read_dataset_manifest(folder).get("series", [])
+    return {str(entry["folder"]): str(entry["patient"]) for entry in series}

@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 import getpass
-import json
 import logging
 import os
 import random
@@ -42,6 +41,7 @@ import numpy as np
 from mscc_desktop.core.errors import MsccError
 from mscc_desktop.core.findings import Thresholds
 from mscc_desktop.core.grades import GradeGroup
+from mscc_desktop.core.labels import dataset_patients, read_labels_csv
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report, sub_progress
 from mscc_desktop.evaluation.accuracy import clopper_pearson
 from mscc_desktop.evaluation.agreement import confusion_table, gwet_ac1
@@ -58,7 +58,6 @@ from mscc_desktop.training.study_reader import find_studies
 logger = logging.getLogger(__name__)
 
 MIN_SENSITIVITY = 0.95  # the shipped recipe's operating-point rule (training README)
-DATASET_MANIFEST = "dataset.json"
 
 
 class AdaptDepth(StrEnum):
@@ -211,17 +210,7 @@ def split_by_patient(
     return kept, out
 
 
-def _dataset_patients(data_dir: Path) -> dict[str, str]:
-    path = Path(data_dir) / DATASET_MANIFEST
-    if not path.is_file():
-        return {}
-    manifest = json.loads(path.read_text())
-    return {str(e["folder"]): str(e["patient"]) for e in manifest.get("series", [])}
-
-
 def _has_high(folder: Path) -> bool:
-    from mscc_desktop.core.labels import read_labels_csv
-
     return any(row.group is GradeGroup.HIGH for row in read_labels_csv(folder / "labels.csv"))
 
 
@@ -246,7 +235,7 @@ def adapt_model(
     folders = find_studies(data_dir)
     if not folders:
         raise AdaptError(f"{data_dir} holds no labelled study (export one with 'dataset export').")
-    patients = _dataset_patients(Path(data_dir))
+    patients = dataset_patients(data_dir)
     high = {f.name: _has_high(f) for f in folders}
     adapt_folders, held_out = split_by_patient(folders, patients, high, seed=seed)
     n_patients = len({patients.get(f.name, f.name) for f in folders})

@@ -39,6 +39,7 @@ from mscc_desktop.core.findings import AnalysisStatus, SliceResult
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.labels import (
     CANAL_LABEL,
+    DATASET_FILE,
     SliceLabel,
     VocAnnotation,
     VocObject,
@@ -49,8 +50,6 @@ from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, repor
 from mscc_desktop.workflow.deidentify_copy import deidentified_copy
 
 logger = logging.getLogger(__name__)
-
-MANIFEST_FILE = "dataset.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +273,7 @@ def export_reviewed(
         "studies_with_high": summary.studies_with_high,
         "series": entries,
     }
-    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    (out / DATASET_FILE).write_text(json.dumps(manifest, indent=2))
     report(progress, 1.0, "Exported")
     return DatasetExport(
         out, len(series), dict(summary.slices_by_group), summary.n_patients, deidentify, link
@@ -360,17 +359,6 @@ def _image_size(dicom_folder: Path) -> tuple[int, int]:
     raise FileNotFoundError(dicom_folder)
 
 
-def read_manifest(folder: Path) -> dict[str, object]:
-    return dict(json.loads((Path(folder) / MANIFEST_FILE).read_text()))
-
-
-def patient_of(manifest: dict[str, object]) -> dict[str, str]:
-    """Study folder name -> patient key, for a split by patient."""
-    series = manifest.get("series", [])
-    assert isinstance(series, list)
-    return {str(entry["folder"]): str(entry["patient"]) for entry in series}
-
-
 __all__ = [
     "DatasetExport",
     "LabelledSlice",
@@ -378,6 +366,5 @@ __all__ = [
     "SiteDataSummary",
     "export_reviewed",
     "label_slices",
-    "read_manifest",
     "reviewed_series",
 ]

@@ -11,10 +11,10 @@ import pytest
 
 from mscc_desktop import storage
 from mscc_desktop.core.grades import GradeGroup
+from mscc_desktop.core.labels import read_dataset_manifest
 from mscc_desktop.training.study_reader import find_studies, load_study
 from mscc_desktop.workflow.site_data import (
     export_reviewed,
-    read_manifest,
     reviewed_series,
 )
 from tests.reporting.study import PATIENT, AnalysedStudy, analysed_study, review
@@ -100,7 +100,7 @@ def test_the_export_is_a_training_set_the_trainer_reads(
     for label in labelled.labels:
         assert label.group is expected[label.slice_index][0]
         assert label.box is not None  # every label has its canal box
-    manifest = read_manifest(out)
+    manifest = read_dataset_manifest(out)
     assert manifest["n_patients"] == 1 and manifest["deidentified"] is False
 
 
