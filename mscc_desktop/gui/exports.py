@@ -76,6 +76,17 @@ def export_job(
     return functools.partial(reporting.export_dicom, inputs, request.folder, **common)
 
 
+def stored_analysis_shown(reading: ReadingController) -> bool:
+    """An analysis stored in the results store is shown, and the reporting layer exists: what
+    every export and every send of results needs."""
+    return (
+        reading.db is not None
+        and reading.loaded is not None
+        and reading.analysis_id is not None
+        and reporting_available()
+    )
+
+
 class ExportDialog(QtWidgets.QDialog):
     """Target folder, de-identification and (for the PDF) paper size."""
 
@@ -140,13 +151,7 @@ class ExportController(QtCore.QObject):
     @property
     def available(self) -> bool:
         """An analysis stored in the results store is shown and the reporting layer exists."""
-        r = self.reading
-        return (
-            r.db is not None
-            and r.loaded is not None
-            and r.analysis_id is not None
-            and reporting_available()
-        )
+        return stored_analysis_shown(self.reading)
 
     def start(self, request: ExportRequest) -> None:
         r = self.reading

@@ -24,7 +24,7 @@ from mscc_desktop.core.errors import MsccError
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, sub_progress
 from mscc_desktop.gui import theme
 from mscc_desktop.gui.controller import ReadingController
-from mscc_desktop.gui.exports import reporting_available
+from mscc_desktop.gui.exports import stored_analysis_shown
 from mscc_desktop.gui.workers import TaskRunner
 from mscc_desktop.network import NetworkSettings, RemoteNode, SendReport, send_files
 from mscc_desktop.storage import SendLogEntry, SendStatus
@@ -192,14 +192,7 @@ class PacsSendController(QtCore.QObject):
     @property
     def available(self) -> bool:
         """A stored, complete analysis is shown, and no send is running."""
-        r = self.reading
-        return (
-            r.db is not None
-            and r.loaded is not None
-            and r.analysis_id is not None
-            and reporting_available()
-            and not self.runner.busy
-        )
+        return stored_analysis_shown(self.reading) and not self.runner.busy
 
     def start(self, request: SendRequest, settings: NetworkSettings) -> bool:
         """Start sending; False (and the reason shown) when it cannot start."""
