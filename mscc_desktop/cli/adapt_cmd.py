@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--id", metavar="ID", help="new model id (default: <base>-site)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the patient split")
+    parser.add_argument(
+        "--depth",
+        choices=("calibrate", "prototypes_bn", "fine_tune"),
+        help="how deep to adapt (default: what the amount of data supports; the deeper "
+        "steps need a model exported with --trainable-weights)",
+    )
     parser.add_argument("--user", default="", help="who adapts (default: the login name)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument(
@@ -82,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from mscc_desktop.cli.analyze_output import ProgressBar
     from mscc_desktop.core.config import AppConfig, site_models_dir
     from mscc_desktop.inference.backends import resolve_model
-    from mscc_desktop.training.adapt import adapt_model
+    from mscc_desktop.training.adapt import AdaptDepth, adapt_model
 
     config = AppConfig.default()
     base = resolve_model(args.base or config.model_id, models_root=config.models_dir)
@@ -94,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     progress = _json_progress if args.json_progress else bar
     result = adapt_model(
         base.folder, Path(args.data), out, model_id=new_id, user=args.user, seed=args.seed,
-        progress=progress,
+        depth=AdaptDepth(args.depth) if args.depth else None, progress=progress,
     )  # fmt: skip
     bar.finish("done")
     if args.json:
@@ -102,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if result.plan.note:
         print(f"note: {result.plan.note}", file=sys.stderr)
     print(
-        f"Adapted on {result.n_adapt_patients} patients "
+        f"Adapted ({result.plan.performed.value}) on {result.n_adapt_patients} patients "
         f"({', '.join(f'{n} {g}' for g, n in result.slices_by_group.items())} slices); "
         f"checked on {result.n_held_out_patients} held-out patients "
         f"({result.base.n_slices} slices, {result.base.n_high} high grade)."

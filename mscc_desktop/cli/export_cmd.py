@@ -43,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write torch.export programs (.pt2) for the optional torch backend",
     )
     parser.add_argument(
+        "--trainable-weights",
+        action="store_true",
+        help="also keep the grader's weights (fp16, a few MB) so that 'adapt' can re-fit "
+        "its prototypes, BN statistics and last stage to a site's reviewed studies",
+    )
+    parser.add_argument(
         "--int8-calibration",
         metavar="DATA",
         help="also write an int8 detector for the ONNX Runtime CPU backend, calibrated on "
@@ -75,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         description=args.description,
         fp16_weights=args.fp16_weights,
         torch_files=args.torch_files,
+        trainable_weights=args.trainable_weights,
         evaluation=evaluation,
         int8_calibration=Path(args.int8_calibration) if args.int8_calibration else None,
     )

@@ -6,13 +6,15 @@
 1. The site's studies are split **by patient** (the dataset's pseudonymous patient keys):
    about a third of the patients, at least one with a high-grade slice where there is one,
    are held out; the rest adapt the model.
-2. The depth follows the amount of data (:func:`plan_depth`). This build performs the first
-   step for every amount: the base model's probabilities on the adaptation studies fit a new
-   **temperature** (negative log-likelihood, as the shipped recipe does) and the **operating
-   point** is chosen again by the recipe's rule (the most specific P(high) cut-off that keeps
-   the per-image high-grade sensitivity). Re-estimating the prototypes and window-BN
-   statistics, and fine-tuning the last stages, need the model's torch weights, which the
-   ONNX-only shipped model does not carry; the plan says so when the data would call for it.
+2. The depth follows the amount of data (:func:`plan_depth`): the base model's
+   probabilities fit a new **temperature** (negative log-likelihood, as the shipped recipe
+   does) and the **operating point** is chosen again by the recipe's rule (the most specific
+   P(high) cut-off that keeps the per-image high-grade sensitivity); with more studies the
+   grader's **prototypes and window-BN statistics** are re-estimated on the site's slices,
+   and with more still its **last stage** is fine-tuned (:mod:`.adapt_grader`). The deeper
+   steps need the base folder's trainable grader weights (``export --trainable-weights``);
+   their temperature and operating point are then fitted on adaptation patients whose
+   slices the weights did not see.
 3. **Guard rails.** Base and adapted model are compared on the held-out patients with the
    paper's statistics (per-image high-grade sensitivity and specificity with exact 95 % CIs,
    AUC with DeLong's CI, three-class Gwet's AC1 with its CI). The adapted model is offered
@@ -46,13 +48,14 @@ from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, repor
 from mscc_desktop.evaluation.accuracy import clopper_pearson
 from mscc_desktop.evaluation.agreement import confusion_table, gwet_ac1
 from mscc_desktop.evaluation.auc import delong_auc
-from mscc_desktop.evaluation.calibration import fit_temperature
+from mscc_desktop.evaluation.calibration import TemperatureFit, fit_temperature
 from mscc_desktop.training.acceptance import (
     Predictions,
     called_groups,
     choose_thresholds,
     collect_predictions,
 )
+from mscc_desktop.training.grader_weights import GRADER_WEIGHTS_FILE
 from mscc_desktop.training.study_reader import find_studies
 
 logger = logging.getLogger(__name__)
@@ -68,27 +71,47 @@ class AdaptDepth(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AdaptPlan:
-    wanted: AdaptDepth  # what the amount of data calls for
-    performed: AdaptDepth  # what this build does
+    wanted: AdaptDepth  # what the amount of data calls for (or the user asked for)
+    performed: AdaptDepth  # what this run does
     note: str
 
 
-def plan_depth(n_patients: int, n_high_patients: int) -> AdaptPlan:
-    """The depth the data call for: a few patients recalibrate; more re-estimate prototypes
-    and BN statistics (>= 30 patients, >= 10 with high grade); many fine-tune (>= 150, 40)."""
-    if n_patients >= 150 and n_high_patients >= 40:
+_DEPTH_ORDER = (AdaptDepth.CALIBRATE, AdaptDepth.PROTOTYPES_BN, AdaptDepth.FINE_TUNE)
+
+
+def plan_depth(
+    n_studies: int,
+    n_patients: int,
+    n_high_patients: int,
+    *,
+    has_weights: bool,
+    requested: AdaptDepth | None = None,
+) -> AdaptPlan:
+    """The depth the adaptation data call for, and what can be done.
+
+    A few studies recalibrate (temperature and operating point). From 20 studies of at least
+    3 patients, 2 of them with high grade, the prototypes and window-BN statistics are
+    re-estimated; from 40 studies of at least 3 patients with high grade, the last stage is
+    fine-tuned too. ``requested`` replaces the rule (the guard rails still judge the result).
+    The deeper steps need the base's trainable grader weights; without them the model is
+    recalibrated and the note says what the data would have allowed.
+    """
+    if requested is not None:
+        wanted = requested
+    elif n_studies >= 40 and n_patients >= 3 and n_high_patients >= 3:
         wanted = AdaptDepth.FINE_TUNE
-    elif n_patients >= 30 and n_high_patients >= 10:
+    elif n_studies >= 20 and n_patients >= 3 and n_high_patients >= 2:
         wanted = AdaptDepth.PROTOTYPES_BN
     else:
         wanted = AdaptDepth.CALIBRATE
-    note = ""
-    if wanted is not AdaptDepth.CALIBRATE:
-        note = (
-            f"{n_patients} patients ({n_high_patients} with high grade) would support "
-            f"'{wanted.value}', which needs the model's torch weights; this model has ONNX "
-            "files only, so it was recalibrated (temperature and operating point)."
-        )
+    if wanted is AdaptDepth.CALIBRATE or has_weights:
+        return AdaptPlan(wanted, wanted, "")
+    note = (
+        f"{n_studies} studies of {n_patients} patients ({n_high_patients} with high grade) "
+        f"would support '{wanted.value}', which needs the model's trainable grader weights; "
+        "this model has none (export it with --trainable-weights), so it was recalibrated "
+        "(temperature and operating point)."
+    )
     return AdaptPlan(wanted, AdaptDepth.CALIBRATE, note)
 
 
@@ -214,6 +237,22 @@ def _has_high(folder: Path) -> bool:
     return any(row.group is GradeGroup.HIGH for row in read_labels_csv(folder / "labels.csv"))
 
 
+def _calibration(predictions: Predictions) -> tuple[TemperatureFit, Thresholds]:
+    """Temperature (negative log-likelihood) and the recipe's operating point on ``predictions``."""
+    graded = (predictions.truth_group >= 0) & np.isfinite(predictions.probabilities).all(axis=1)
+    if not graded.any():
+        raise AdaptError("The adaptation studies have no slice the model could grade.")
+    fit = fit_temperature(predictions.probabilities[graded], predictions.truth_group[graded])
+    thresholds = choose_thresholds(
+        predictions.calibrated(fit.temperature), min_sensitivity=MIN_SENSITIVITY, lowest_high=0.0
+    )
+    return fit, thresholds
+
+
+def _patients(folders: Sequence[Path], patient_of: dict[str, str]) -> set[str]:
+    return {patient_of.get(f.name, f.name) for f in folders}
+
+
 def adapt_model(
     base_dir: Path,
     data_dir: Path,
@@ -222,11 +261,15 @@ def adapt_model(
     model_id: str | None = None,
     user: str = "",
     seed: int = 0,
+    depth: AdaptDepth | None = None,
     backend_choice: str = "onnx-cpu",
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> AdaptReport:
-    """Adapt the model in ``base_dir`` to the site data in ``data_dir``; write ``out_dir``."""
+    """Adapt the model in ``base_dir`` to the site data in ``data_dir``; write ``out_dir``.
+
+    ``depth`` replaces the data-size rule of :func:`plan_depth` (the guard rails still judge).
+    """
     from mscc_desktop.inference.backends import resolve_model
     from mscc_desktop.inference.manifest import load_model_folder, write_model_folder
 
@@ -235,59 +278,28 @@ def adapt_model(
     folders = find_studies(data_dir)
     if not folders:
         raise AdaptError(f"{data_dir} holds no labelled study (export one with 'dataset export').")
-    patients = dataset_patients(data_dir)
-    high = {f.name: _has_high(f) for f in folders}
-    adapt_folders, held_out = split_by_patient(folders, patients, high, seed=seed)
-    n_patients = len({patients.get(f.name, f.name) for f in folders})
-    n_high_patients = len({patients.get(f.name, f.name) for f in folders if high[f.name]})
-    plan = plan_depth(n_patients, n_high_patients)
-    report(progress, 0.0, f"Running the base model on {len(adapt_folders)} adaptation studies")
-    fitting = collect_predictions(
-        base.folder, adapt_folders, backend_choice=backend_choice,
-        progress=sub_progress(progress, 0.0, 0.6), cancel=cancel,
-    )  # fmt: skip
-    check_cancel(cancel)
-    graded = (fitting.truth_group >= 0) & np.isfinite(fitting.probabilities).all(axis=1)
-    if not graded.any():
-        raise AdaptError("The adaptation studies have no slice the model could grade.")
-    fit = fit_temperature(fitting.probabilities[graded], fitting.truth_group[graded])
-    thresholds = choose_thresholds(
-        fitting.calibrated(fit.temperature), min_sensitivity=MIN_SENSITIVITY, lowest_high=0.0
-    )
-    report(progress, 0.6, f"Checking on {len(held_out)} held-out studies")
-    checking = collect_predictions(
-        base.folder, held_out, backend_choice=backend_choice,
-        progress=sub_progress(progress, 0.6, 0.95), cancel=cancel,
-    )  # fmt: skip
-    base_figures = held_out_figures(checking, base.probability_temperature, base.thresholds)
-    adapted_figures = held_out_figures(checking, fit.temperature, thresholds)
-    reasons = not_worse(base_figures, adapted_figures)
-    counts = {g.value: int((fitting.truth_group == g.position).sum()) for g in GradeGroup}
-    new_id = model_id or f"{base.model_id}-site"
-    now = datetime.now(UTC).replace(microsecond=0).isoformat()
-    who = user or getpass.getuser()
-    adaptation = {
-        "base_model": base.model_id,
-        "base_version": base.version,
-        "base_sha256": base.model_sha256,
-        "depth_wanted": plan.wanted.value,
-        "depth_performed": plan.performed.value,
-        "note": plan.note,
-        "date": now,
-        "user": who,
-        "patients": {"adapt": n_patients - len({patients.get(f.name, f.name) for f in held_out}),
-                     "held_out": len({patients.get(f.name, f.name) for f in held_out})},
-        "studies": {"adapt": len(adapt_folders), "held_out": len(held_out)},
-        "adapt_slices_by_group": counts,
-        "temperature_fit": {"nll_before": fit.nll_before, "nll_after": fit.nll_after},
-        "held_out_base": base_figures.as_dict(),
-        "held_out_adapted": adapted_figures.as_dict(),
-        "offered": not reasons,
-        "refused_because": list(reasons),
-    }  # fmt: skip
     final = Path(out_dir)
     if final.exists():
         raise AdaptError(f"{final} exists already; choose a new folder for the adapted model.")
+    patients = dataset_patients(data_dir)
+    high = {f.name: _has_high(f) for f in folders}
+    adapt_folders, held_out = split_by_patient(folders, patients, high, seed=seed)
+    n_adapt_patients = len(_patients(adapt_folders, patients))
+    n_high_patients = len(_patients([f for f in adapt_folders if high[f.name]], patients))
+    names = [f.name for f in base.files]
+    plan = plan_depth(
+        len(adapt_folders), n_adapt_patients, n_high_patients,
+        has_weights=GRADER_WEIGHTS_FILE in names, requested=depth,
+    )  # fmt: skip
+    deep = plan.performed is not AdaptDepth.CALIBRATE
+    # The deeper steps fit weights: the temperature and operating point are then chosen on
+    # adaptation patients the weights did not see (a third of them, where there are 3 or more).
+    fit_folders, calibration_folders = adapt_folders, adapt_folders
+    if deep and n_adapt_patients >= 3:
+        fit_folders, calibration_folders = split_by_patient(
+            adapt_folders, patients, high, seed=seed + 1
+        )
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()
     # Written beside its final place and renamed when whole: a process killed half-way (a
     # cancel in the workstation) never leaves a model folder that looks installed.
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -295,18 +307,81 @@ def adapt_model(
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     try:
-        names = [f.name for f in base.files]
         for name in names:
             shutil.copy2(base.folder / name, out / name)
+        weights_change: dict[str, Any] = {}
+        if deep:
+            weights_change = _adapt_grader(
+                base, out, fit_folders, plan.performed, seed=seed,
+                progress=sub_progress(progress, 0.0, 0.45), cancel=cancel,
+            )  # fmt: skip
+            staged = write_model_folder(replace(base, folder=None), out, file_names=names)
+            model_for_fit: Path = out
+        else:
+            staged = base
+            model_for_fit = base.folder
+        report(progress, 0.45, f"Calibrating on {len(calibration_folders)} studies")
+        fitting = collect_predictions(
+            model_for_fit, calibration_folders, backend_choice=backend_choice,
+            progress=sub_progress(progress, 0.45, 0.65), cancel=cancel,
+        )  # fmt: skip
+        check_cancel(cancel)
+        fit, thresholds = _calibration(fitting)
+        report(progress, 0.65, f"Checking on {len(held_out)} held-out studies")
+        checking_base = collect_predictions(
+            base.folder, held_out, backend_choice=backend_choice,
+            progress=sub_progress(progress, 0.65, 0.8 if deep else 0.95), cancel=cancel,
+        )  # fmt: skip
+        checking_adapted = checking_base
+        if deep:
+            checking_adapted = collect_predictions(
+                out, held_out, backend_choice=backend_choice,
+                progress=sub_progress(progress, 0.8, 0.95), cancel=cancel,
+            )  # fmt: skip
+        base_figures = held_out_figures(
+            checking_base, base.probability_temperature, base.thresholds
+        )
+        adapted_figures = held_out_figures(checking_adapted, fit.temperature, thresholds)
+        reasons = not_worse(base_figures, adapted_figures)
+        fit_counts = _slices_by_group(collect_labels(fit_folders))
+        new_id = model_id or f"{base.model_id}-site"
+        what = {
+            AdaptDepth.CALIBRATE: "temperature and operating point",
+            AdaptDepth.PROTOTYPES_BN: "prototypes, window-BN statistics, temperature and "
+            "operating point",
+            AdaptDepth.FINE_TUNE: "last stage, prototypes, window-BN statistics, temperature "
+            "and operating point",
+        }[plan.performed]
+        adaptation = {
+            "base_model": base.model_id,
+            "base_version": base.version,
+            "base_sha256": base.model_sha256,
+            "depth_wanted": plan.wanted.value,
+            "depth_performed": plan.performed.value,
+            "note": plan.note,
+            "date": now,
+            "user": user or getpass.getuser(),
+            "patients": {"adapt": n_adapt_patients,
+                         "held_out": len(_patients(held_out, patients)),
+                         "weights_fit": len(_patients(fit_folders, patients)) if deep else 0,
+                         "calibration": len(_patients(calibration_folders, patients))},
+            "studies": {"adapt": len(adapt_folders), "held_out": len(held_out)},
+            "adapt_slices_by_group": fit_counts,
+            "weights": weights_change,
+            "temperature_fit": {"nll_before": fit.nll_before, "nll_after": fit.nll_after},
+            "held_out_base": base_figures.as_dict(),
+            "held_out_adapted": adapted_figures.as_dict(),
+            "offered": not reasons,
+            "refused_because": list(reasons),
+        }  # fmt: skip
         manifest = replace(
-            base,
+            staged,
             model_id=new_id,
             version=f"{base.version}+site.{now[:10].replace('-', '')}",
             created=now,
             description=(
                 f"{base.description.strip()} Adapted to this site's reviewed studies "
-                f"({plan.performed.value}: temperature and operating point) from "
-                f"{base.model_id} {base.version}."
+                f"({plan.performed.value}: {what}) from {base.model_id} {base.version}."
             ),
             thresholds=thresholds,
             probability_temperature=fit.temperature,
@@ -330,7 +405,56 @@ def adapt_model(
         adapted=adapted_figures,
         offered=not reasons,
         reasons=reasons,
-        n_adapt_patients=adaptation["patients"]["adapt"],  # type: ignore[index]
-        n_held_out_patients=adaptation["patients"]["held_out"],  # type: ignore[index]
-        slices_by_group=counts,
+        n_adapt_patients=n_adapt_patients,
+        n_held_out_patients=len(_patients(held_out, patients)),
+        slices_by_group=fit_counts,
     )
+
+
+def _slices_by_group(groups: Sequence[GradeGroup | None]) -> dict[str, int]:
+    return {g.value: sum(1 for x in groups if x is g) for g in GradeGroup}
+
+
+def collect_labels(folders: Sequence[Path]) -> list[GradeGroup | None]:
+    """Every labelled slice's group in ``folders`` (``None`` where not graded)."""
+    return [row.group for f in folders for row in read_labels_csv(f / "labels.csv")]
+
+
+def _adapt_grader(
+    base: Any,
+    out: Path,
+    folders: Sequence[Path],
+    depth: AdaptDepth,
+    *,
+    seed: int,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+) -> dict[str, Any]:
+    """Re-fit the grader's weights in the staged folder ``out`` (see :mod:`.adapt_grader`)."""
+    from mscc_desktop.training.adapt_grader import (
+        export_grader,
+        fine_tune_last_stage,
+        refit_statistics,
+        site_samples,
+    )
+    from mscc_desktop.training.grader_weights import load_grader_weights
+
+    report(progress, 0.0, f"Reading {len(folders)} studies for the grader")
+    trainable = load_grader_weights(out / GRADER_WEIGHTS_FILE)
+    samples = site_samples(folders, trainable.config, cancel=cancel)
+    report(progress, 0.15, f"{len(samples)} slices; re-estimating BN statistics and prototypes")
+    change: dict[str, Any] = {"statistics": refit_statistics(
+        trainable, samples, progress=sub_progress(progress, 0.15, 0.35), cancel=cancel
+    )}  # fmt: skip
+    if depth is AdaptDepth.FINE_TUNE:
+        change["fine_tune"] = fine_tune_last_stage(
+            trainable, samples, seed=seed, progress=sub_progress(progress, 0.35, 0.9),
+            cancel=cancel,
+        )  # fmt: skip
+    check_cancel(cancel)
+    report(progress, 0.9, "Writing the adapted grader")
+    fp16 = bool(base.architecture.get("export", {}).get("fp16_weights", False))
+    change["onnx_vs_torch_max_prob"] = export_grader(
+        trainable, out, detector_file=base.detector.file, grader_file=base.grader.file, fp16=fp16
+    )
+    return change

@@ -53,6 +53,7 @@ def run_export(
     torch_files: bool,
     evaluation: Mapping[str, Any] | None,
     int8_calibration: Path | None = None,
+    trainable_weights: bool = False,
 ) -> bool:
     """Export a model folder; ``True`` on success (prints its id, checksum and size)."""
     for path in (detector, grader):
@@ -69,6 +70,7 @@ def run_export(
             description=description,
             fp16_weights=fp16_weights,
             torch_files=torch_files,
+            trainable_weights=trainable_weights,
             evaluation=evaluation,
             int8_calibration=int8_calibration,
         )

@@ -52,6 +52,11 @@ from mscc_desktop.training.configs import (
 from mscc_desktop.training.cwl import CWLGrader, GraderExport
 from mscc_desktop.training.detector_export import CanalDetector
 from mscc_desktop.training.engine import load_checkpoint
+from mscc_desktop.training.grader_weights import (
+    GRADER_WEIGHTS_FILE,
+    TrainableGrader,
+    save_grader_weights,
+)
 from mscc_desktop.training.networks import build_detector, count_parameters
 
 logger = logging.getLogger(__name__)
@@ -81,7 +86,8 @@ class LoadedNetworks:
     grader_ckpt: dict[str, Any]
 
 
-def _round_to_fp16(module: nn.Module) -> None:
+def round_to_fp16(module: nn.Module) -> None:
+    """Round every fp32 weight to the nearest fp16 value, in place (what fp16 storage keeps)."""
     with torch.no_grad():
         for tensor in list(module.parameters()) + list(module.buffers()):
             if tensor.dtype == torch.float32:
@@ -106,8 +112,8 @@ def load_networks(detector_ckpt: Path, grader_ckpt: Path, *, fp16_weights: bool)
     model.eval()
     grader, _ = grader_from_checkpoint(gra)
     if fp16_weights:
-        _round_to_fp16(model)
-        _round_to_fp16(grader)
+        round_to_fp16(model)
+        round_to_fp16(grader)
     detector = CanalDetector(model, input_size=det_config.input_size).eval()
     return LoadedNetworks(detector, GraderExport(grader).eval(), det, gra)
 
@@ -136,6 +142,25 @@ def _export_onnx(
             dynamic_axes=axes,
             do_constant_folding=True,
         )
+
+
+def write_grader_onnx(
+    grader: GraderExport, config: GraderConfig, path: Path, *, detector_path: Path, fp16: bool
+) -> float:
+    """Export ``grader`` to ``path`` (fp16 initializers when ``fp16``) and check it with the
+    app's ONNX backend beside ``detector_path``; returns the largest probability difference."""
+    crops = torch.randn(
+        (3, config.n_windows, config.crop_size, config.crop_size),
+        generator=torch.Generator().manual_seed(1),
+    )
+    _export_onnx(grader, crops, path, inputs=["crops"], outputs=["probs"])
+    if fp16:
+        store_initializers_fp16(path)
+    backend = _onnx_backend(detector_path, path)
+    try:
+        return check_grader(backend, grader, crops)
+    finally:
+        del backend
 
 
 def store_initializers_fp16(path: Path) -> None:
@@ -309,6 +334,7 @@ def export_model(
     description: str = "",
     fp16_weights: bool = False,
     torch_files: bool = False,
+    trainable_weights: bool = False,
     torchscript: bool = False,
     thresholds: Thresholds | None = None,
     crop_margin: float | None = None,
@@ -321,6 +347,9 @@ def export_model(
     ``torch_files`` also writes ``torch.export`` programs (``.pt2``, fp32) for the optional
     torch backend; ``torchscript`` is an older name for the same switch (TorchScript itself
     is deprecated in torch 2.14, so no TorchScript file is written).
+
+    ``trainable_weights`` keeps the grader's weights (:data:`GRADER_WEIGHTS_FILE`, fp16) for
+    site adaptation (``adapt`` re-fits prototypes, BN statistics and the last stage).
 
     ``int8_calibration`` (a folder of study folders, e.g. the training data) adds an int8
     copy of the detector for the ONNX Runtime CPU backend (:mod:`.quantize`), calibrated on
@@ -361,6 +390,16 @@ def export_model(
         _torch_program(nets.detector, images, out_dir / DETECTOR_TORCH_FILE, name="images")
         _torch_program(nets.grader, crops, out_dir / GRADER_TORCH_FILE, name="crops")
         files += [DETECTOR_TORCH_FILE, GRADER_TORCH_FILE]
+
+    if trainable_weights:
+        weights = TrainableGrader(
+            nets.grader.grader, gra_cfg,
+            tuple(float(m) for m in nets.grader_ckpt["norm_mean"]),
+            tuple(float(s) for s in nets.grader_ckpt["norm_std"]),
+            nets.grader_ckpt,
+        )  # fmt: skip
+        save_grader_weights(weights, out_dir / GRADER_WEIGHTS_FILE)
+        files.append(GRADER_WEIGHTS_FILE)
 
     margin = gra_cfg.crop_margin if crop_margin is None else crop_margin
     data = training_data or _training_data(nets)

@@ -329,7 +329,8 @@ def final_model(s: RecipeSettings, runs: Path, real: Path, clock: Clock) -> dict
     if not (s.out / "manifest.json").exists() or s.force:
         cmd = cli("export", "--detector", str(detector), "--grader", str(grader),
                   "--out", str(s.out), "--id", s.out.name, "--version", s.version,
-                  "--int8-calibration", str(s.work / "train"))  # fmt: skip
+                  "--int8-calibration", str(s.work / "train"),
+                  "--trainable-weights")  # fmt: skip
         if s.fp16_weights:
             cmd.append("--fp16-weights")
         if s.torch_files:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -108,21 +108,30 @@ def simulate_site(
     matrix: int = 256,
     max_slices: int = 40,
     model: str | None = None,
+    studies_from: Path | None = None,
     progress: ProgressFn | None = None,
 ) -> SimulatedSite:
-    """Generate, analyse and review a site under ``root``; export its reviewed studies."""
+    """Generate, analyse and review a site under ``root``; export its reviewed studies.
+
+    ``studies_from``: a folder of labelled study folders to use instead of new phantoms
+    (e.g. real CT with inserted disease, ``synth --on-real``); they are analysed where they
+    are and never written to.
+    """
     from mscc_desktop.cli import main as cli
     from mscc_desktop.workflow.site_data import export_reviewed
 
-    studies = root / "studies"
     store = root / "site.sqlite"
-    report(progress, 0.0, "Generating studies")
-    code = cli(
-        ["synth", str(studies), "--studies", str(n_studies), "--seed", str(seed),
-         "--matrix", str(matrix), "--max-slices", str(max_slices)]
-    )  # fmt: skip
-    if code:
-        raise RuntimeError(f"synth failed (exit {code})")
+    if studies_from is not None:
+        studies = Path(studies_from)
+    else:
+        studies = root / "studies"
+        report(progress, 0.0, "Generating studies")
+        code = cli(
+            ["synth", str(studies), "--studies", str(n_studies), "--seed", str(seed),
+             "--matrix", str(matrix), "--max-slices", str(max_slices)]
+        )  # fmt: skip
+        if code:
+            raise RuntimeError(f"synth failed (exit {code})")
     report(progress, 0.2, "Analysing")
     command = ["analyze", str(studies), "--db", str(store), "-q", "--backend", "onnx-cpu"]
     if model:
@@ -135,6 +144,8 @@ def simulate_site(
     db = storage.open_store(store)
     try:
         folders = sorted(p for p in studies.iterdir() if (p / "labels.csv").is_file())
+        if studies_from is None and len(folders) != n_studies:
+            raise RuntimeError(f"{len(folders)} studies generated, {n_studies} asked for")
         for number, folder in enumerate(folders):
             errors += scripted_review(db, folder, error_rate=error_rate, rng=rng, counts=counts)
             report(sub_progress(progress, 0.6, 0.8), number / len(folders), "Reviewing")
@@ -164,3 +175,60 @@ def shuffle_labels(dataset: Path, seed: int) -> None:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
+
+
+def protocol_base_model(protocol: Path, fold: int, seed: int, out: Path) -> Path:
+    """A base model for a simulated site from the patient protocol's ``fold`` (grader
+    ``seed``): its exported folder, with the grader's trainable weights and the temperature
+    and operating point the protocol chose on the fold's calibration patients.
+
+    The fold's test patients were never seen by this model (not in training, not in
+    calibration), so they can stand in for a new site.
+    """
+    import json
+    import shutil
+
+    import torch
+
+    from mscc_desktop.core.findings import Thresholds
+    from mscc_desktop.inference.manifest import load_model_folder, write_model_folder
+    from mscc_desktop.training.cwl import GraderExport
+    from mscc_desktop.training.engine import load_checkpoint
+    from mscc_desktop.training.export import round_to_fp16
+    from mscc_desktop.training.grader_weights import (
+        GRADER_WEIGHTS_FILE,
+        save_grader_weights,
+        trainable_from_checkpoint,
+    )
+
+    source = protocol / f"fold{fold}" / f"model_seed{seed}"
+    checkpoint = protocol / f"fold{fold}" / "runs" / f"grader_seed{seed}" / "best.pt"
+    point = json.loads((protocol / "protocol.json").read_text())["operating_points"]
+    point = point[f"fold{fold}_seed{seed}"]
+    shutil.copytree(source, out)
+    base = load_model_folder(out)
+    trainable = trainable_from_checkpoint(load_checkpoint(checkpoint, kind="grader"))
+    round_to_fp16(trainable.grader)
+    # The weights must be the ones the ONNX grader holds: check on random crops.
+    from mscc_desktop.inference.backends import create_backend
+
+    backend = create_backend(base, "onnx-cpu")
+    size, n = trainable.config.crop_size, trainable.config.n_windows
+    crops = torch.randn((4, n, size, size), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = GraderExport(trainable.grader)(crops).numpy()
+    worst = float(abs(backend.grade(crops.numpy()) - expected).max())
+    if worst > 1e-4:
+        raise RuntimeError(f"{checkpoint} is not the grader of {source} (differs by {worst:.3g})")
+    save_grader_weights(trainable, out / GRADER_WEIGHTS_FILE)
+    names = [f.name for f in base.files] + [GRADER_WEIGHTS_FILE]
+    thresholds = Thresholds(**point["thresholds"])
+    manifest = replace(
+        base,
+        model_id=f"protocol-fold{fold}-seed{seed}",
+        thresholds=thresholds,
+        probability_temperature=float(point["temperature"]),
+        folder=None,
+    )
+    write_model_folder(manifest, out, file_names=names)
+    return out
