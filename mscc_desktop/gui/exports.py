@@ -32,7 +32,7 @@ class ExportChoice(StrEnum):
     DICOM = "dicom"
 
     @property
-    def title(self) -> str:
+    def action_title(self) -> str:  # not ``title``: that would shadow ``str.title()``
         return {
             "pdf": "Export PDF summary",
             "key_images": "Export key images (PNG)",
@@ -99,7 +99,7 @@ class ExportDialog(QtWidgets.QDialog):
     ) -> None:
         super().__init__(parent)
         self.choice = choice
-        self.setWindowTitle(choice.title)
+        self.setWindowTitle(choice.action_title)
         self.folder_edit = QtWidgets.QLineEdit(folder)
         self.folder_edit.setMinimumWidth(360)
         browse = QtWidgets.QPushButton("Browse…")
@@ -155,7 +155,7 @@ class ExportController(QtCore.QObject):
 
     def start(self, request: ExportRequest) -> None:
         r = self.reading
-        if not self.available or r.loaded is None:
+        if not self.available or r.loaded is None or r.db is None:
             return
         try:
             from mscc_desktop import reporting
@@ -171,7 +171,7 @@ class ExportController(QtCore.QObject):
         except MsccError as error:
             r.error.emit("Export not possible", error)
             return
-        r.status.emit(f"{request.choice.title}…")
+        r.status.emit(f"{request.choice.action_title}…")
         self.runner.submit(export_job(request, self._inputs, (r.loaded.source_path,)))
 
     def _on_done(self, result: Any) -> None:

@@ -19,7 +19,7 @@ from PySide6 import QtGui
 from mscc_desktop.core.windows import Window, window_to_uint8
 
 
-class HuImageItem(pg.ImageItem):
+class HuImageItem(pg.ImageItem):  # type: ignore[misc]  # pyqtgraph is untyped (Any)
     """A pyqtgraph ImageItem holding one HU slice ``(row, col)`` and the window to show it in."""
 
     def __init__(self) -> None:

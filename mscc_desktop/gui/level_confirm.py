@@ -248,8 +248,8 @@ class SpineLevels(QtCore.QObject):
         self.centreline_changed.emit()
         self.levels_changed.emit()
 
-    def _on_estimated(self, result: object) -> None:
-        volume, estimate = result  # type: ignore[misc]
+    def _on_estimated(self, result: tuple[Volume, LevelEstimate]) -> None:
+        volume, estimate = result
         if volume is not self.state.volume:
             return  # estimated for a series no longer shown
         self._estimate = estimate

@@ -149,7 +149,7 @@ class MainWindow(QtWidgets.QMainWindow):
         action = QtGui.QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QtGui.QKeySequence(shortcut))
-        action.triggered.connect(slot)  # type: ignore[arg-type]
+        action.triggered.connect(slot)
         self.addAction(action)  # shortcuts work whichever dock has focus
         return action
 

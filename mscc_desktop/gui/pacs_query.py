@@ -331,8 +331,9 @@ class QueryRetrieveDialog(QtWidgets.QDialog):
             f"{n} stud{'y' if n == 1 else 'ies'} found."
             + (" Select one to retrieve it." if n else "")
         )
-        if n == 1:
-            self.table.setCurrentItem(self.table.topLevelItem(0))
+        first = self.table.topLevelItem(0)
+        if n == 1 and first is not None:
+            self.table.setCurrentItem(first)
         self._update_buttons()
 
     # ---- retrieve -----------------------------------------------------------------------

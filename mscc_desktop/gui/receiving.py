@@ -26,7 +26,7 @@ from mscc_desktop.gui.workers import TaskRunner, network_pool
 from mscc_desktop.network import NetworkSettings, SeriesArrival, StorageReceiver
 
 if TYPE_CHECKING:
-    from mscc_desktop.workflow import ReceiveSession, ScannedArrival
+    from mscc_desktop.workflow import ReceiveSession, RegisteredSeries, ScannedArrival
 
 logger = logging.getLogger(__name__)
 
@@ -171,9 +171,9 @@ class ListenerController(QtCore.QObject):
         registered = [r for r in (self.session.register(s) for s in scanned) if r is not None]
         self._report(registered)
 
-    def _report(self, registered: list[object]) -> None:
+    def _report(self, registered: list[RegisteredSeries]) -> None:
         if registered:
-            n = sum(r.arrival.n_instances for r in registered)  # type: ignore[attr-defined]
+            n = sum(r.arrival.n_instances for r in registered)
             logger.info("registered %d received series (%d instances)", len(registered), n)
             self.registered.emit(registered)
 

@@ -108,7 +108,7 @@ class ReformatCanvas(QtWidgets.QWidget):
     def y_of_row(self, row: float) -> float:
         rect = self.image_rect()
         assert self.view is not None
-        return rect.top() + (row + 0.5) * rect.height() / self.view.image_hu.shape[0]
+        return rect.top() + (row + 0.5) * rect.height() / int(self.view.image_hu.shape[0])
 
     def x_of_u(self, u: float) -> float:
         rect = self.image_rect()
@@ -119,7 +119,7 @@ class ReformatCanvas(QtWidgets.QWidget):
     def row_of_y(self, y: float) -> float:
         rect = self.image_rect()
         assert self.view is not None
-        return (y - rect.top()) * self.view.image_hu.shape[0] / max(rect.height(), 1.0) - 0.5
+        return (y - rect.top()) * int(self.view.image_hu.shape[0]) / max(rect.height(), 1.0) - 0.5
 
     # ---- painting -----------------------------------------------------------------------
     def paintEvent(self, ev: QtGui.QPaintEvent) -> None:

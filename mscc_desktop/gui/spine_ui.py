@@ -39,7 +39,7 @@ class SpineUi(QtCore.QObject):
         def action(text: str, slot: object, shortcut: str) -> QtGui.QAction:
             made = QtGui.QAction(text, window)
             made.setShortcut(QtGui.QKeySequence(shortcut))
-            made.triggered.connect(slot)  # type: ignore[arg-type]
+            made.triggered.connect(slot)
             window.addAction(made)
             return made
 

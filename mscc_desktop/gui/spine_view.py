@@ -44,6 +44,10 @@ WINDOW_DRAG_PIXELS = 300.0
 class SpineView(QtWidgets.QWidget):
     """Header (plane, curved or straight, window), warnings, and the reformat canvas."""
 
+    # The view's own display window. The name shadows QWidget.window() (the top-level widget)
+    # for Python callers; kept because the tests read it, declared here so mypy types it.
+    window: Window  # type: ignore[assignment]
+
     def __init__(
         self, state: ViewerState, spine: SpineLevels, parent: QtWidgets.QWidget | None = None
     ) -> None:
@@ -214,7 +218,7 @@ class SpineView(QtWidgets.QWidget):
                 us.append(view.from_axial(k, float(line.rows_px[k]), float(line.cols_px[k]))[1])
         if us:
             return float(np.median(us))
-        return (view.image_hu.shape[1] - 1) / 2.0
+        return (int(view.image_hu.shape[1]) - 1) / 2.0
 
     def _bands(
         self, view: Reformat, findings: StudyFindings

@@ -15,7 +15,7 @@ from mscc_desktop.gui import theme
 from mscc_desktop.gui.state import ViewerState
 
 
-class _StripViewBox(pg.ViewBox):
+class _StripViewBox(pg.ViewBox):  # type: ignore[misc]  # pyqtgraph is untyped (Any)
     """Click or drag anywhere on the strip to go to that slice."""
 
     slice_picked = QtCore.Signal(float)  # x in plot coordinates (slice number)
@@ -35,7 +35,7 @@ class _StripViewBox(pg.ViewBox):
         ev.ignore()  # type: ignore[attr-defined]
 
 
-class GradeStrip(pg.PlotWidget):
+class GradeStrip(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped (Any)
     """Per-slice P(low) and P(high) with the current slice marked; bound to a ViewerState."""
 
     def __init__(self, state: ViewerState, parent: QtWidgets.QWidget | None = None) -> None:

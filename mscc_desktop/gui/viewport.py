@@ -36,7 +36,7 @@ WINDOW_DRAG_PIXELS = 300.0  # left-drag across 300 px changes width/level by one
 EMPTY_HINT = "Open a study: File › Open folder (Ctrl+O), or drop a DICOM folder here"
 
 
-class ReadingViewBox(pg.ViewBox):
+class ReadingViewBox(pg.ViewBox):  # type: ignore[misc]  # pyqtgraph is untyped (Any)
     """A ViewBox that reports gestures instead of acting on them."""
 
     wheel_stepped = QtCore.Signal(int)  # +1 = next slice (towards the feet)
@@ -81,7 +81,7 @@ class ReadingViewBox(pg.ViewBox):
             self.zoom_dragged.emit(math.exp(-float(delta.y()) * ZOOM_PER_PIXEL))
 
 
-class SliceViewport(pg.GraphicsView):
+class SliceViewport(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph is untyped (Any)
     """The current slice in one of the three windows, bound to a :class:`ViewerState`."""
 
     def __init__(
