@@ -31,7 +31,7 @@ import logging
 import os
 import random
 import shutil
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -155,22 +155,35 @@ class AdaptReport:
     n_adapt_patients: int
     n_held_out_patients: int
     slices_by_group: dict[str, int]
+    # What the figures were computed from (for pooling several splits in a benchmark).
+    held_out_base: Predictions | None = None
+    held_out_adapted: Predictions | None = None
+    base_calibration: tuple[float, Thresholds] | None = None
 
 
 def held_out_figures(
     predictions: Predictions, temperature: float, thresholds: Thresholds
 ) -> Figures:
     """The guard-rail statistics of ``predictions`` scaled by ``temperature``."""
-    p = predictions.calibrated(temperature)
-    graded = (p.truth_group >= 0) & ~p.degenerative
-    called = called_groups(p, thresholds)[graded]
-    truth = p.truth_group[graded]
-    pred = np.where(called >= 0, called, GradeGroup.NORMAL.position)
+    return pooled_figures([(predictions, temperature, thresholds)])
+
+
+def pooled_figures(parts: Sequence[tuple[Predictions, float, Thresholds]]) -> Figures:
+    """The guard-rail statistics over several prediction sets, each called with its own
+    temperature and thresholds (e.g. every patient held out once, by its own adapted model)."""
+    truths, preds, p_highs = [], [], []
     high = GradeGroup.HIGH.position
+    for predictions, temperature, thresholds in parts:
+        p = predictions.calibrated(temperature)
+        graded = (p.truth_group >= 0) & ~p.degenerative
+        called = called_groups(p, thresholds)[graded]
+        truths.append(p.truth_group[graded])
+        preds.append(np.where(called >= 0, called, GradeGroup.NORMAL.position))
+        p_highs.append(np.nan_to_num(p.probabilities[graded][:, high], nan=0.0))
+    truth, pred, p_high = np.concatenate(truths), np.concatenate(preds), np.concatenate(p_highs)
     is_high, called_high = truth == high, pred == high
     sens = clopper_pearson(int((called_high & is_high).sum()), int(is_high.sum()))
     spec = clopper_pearson(int((~called_high & ~is_high).sum()), int((~is_high).sum()))
-    p_high = np.nan_to_num(p.probabilities[graded][:, high], nan=0.0)
     auc = delong_auc(is_high, p_high)
     ac1 = gwet_ac1(confusion_table(truth, pred, 3))
     return Figures(
@@ -262,6 +275,7 @@ def adapt_model(
     user: str = "",
     seed: int = 0,
     depth: AdaptDepth | None = None,
+    held_out_patients: Collection[str] | None = None,
     backend_choice: str = "onnx-cpu",
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
@@ -269,6 +283,8 @@ def adapt_model(
     """Adapt the model in ``base_dir`` to the site data in ``data_dir``; write ``out_dir``.
 
     ``depth`` replaces the data-size rule of :func:`plan_depth` (the guard rails still judge).
+    ``held_out_patients`` (the dataset's patient keys) replaces the seeded split: a benchmark
+    then holds every patient out in turn.
     """
     from mscc_desktop.inference.backends import resolve_model
     from mscc_desktop.inference.manifest import load_model_folder, write_model_folder
@@ -283,7 +299,14 @@ def adapt_model(
         raise AdaptError(f"{final} exists already; choose a new folder for the adapted model.")
     patients = dataset_patients(data_dir)
     high = {f.name: _has_high(f) for f in folders}
-    adapt_folders, held_out = split_by_patient(folders, patients, high, seed=seed)
+    if held_out_patients is not None:
+        chosen = set(held_out_patients)
+        held_out = [f for f in folders if patients.get(f.name, f.name) in chosen]
+        adapt_folders = [f for f in folders if patients.get(f.name, f.name) not in chosen]
+        if not held_out or not adapt_folders:
+            raise AdaptError("The held-out patients must leave studies on both sides.")
+    else:
+        adapt_folders, held_out = split_by_patient(folders, patients, high, seed=seed)
     n_adapt_patients = len(_patients(adapt_folders, patients))
     n_high_patients = len(_patients([f for f in adapt_folders if high[f.name]], patients))
     names = [f.name for f in base.files]
@@ -408,6 +431,9 @@ def adapt_model(
         n_adapt_patients=n_adapt_patients,
         n_held_out_patients=len(_patients(held_out, patients)),
         slices_by_group=fit_counts,
+        held_out_base=checking_base,
+        held_out_adapted=checking_adapted,
+        base_calibration=(base.probability_temperature, base.thresholds),
     )
 
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -232,3 +234,67 @@ def protocol_base_model(protocol: Path, fold: int, seed: int, out: Path) -> Path
     )
     write_model_folder(manifest, out, file_names=names)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class RotationResult:
+    """Every patient held out once: base and adapted figures pooled over the held-out sets."""
+
+    depth: str
+    base: Any  # adapt.Figures
+    adapted: Any  # adapt.Figures
+    offered: tuple[bool, ...]  # per rotation
+    seconds: tuple[float, ...]  # per rotation (wall)
+    held_out: tuple[str, ...]  # patient key of each rotation
+
+
+def leave_one_patient_out(
+    dataset: Path,
+    base: Path,
+    work: Path,
+    *,
+    depths: Sequence[str],
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+) -> list[RotationResult]:
+    """Adapt ``base`` once per site patient held out (every depth), and pool the figures.
+
+    Each held-out patient's slices are called by a model that never saw that patient: the
+    base (when it comes from a protocol fold whose test patients form the site) and the model
+    adapted on the other patients. Pooling gives figures over every site patient.
+    """
+    import time
+
+    from mscc_desktop.core.labels import dataset_patients
+    from mscc_desktop.training.adapt import AdaptDepth, adapt_model, pooled_figures
+
+    patients = sorted(set(dataset_patients(dataset).values()))
+    results = []
+    total = len(depths) * len(patients)
+    for d, depth in enumerate(depths):
+        base_parts, adapted_parts, offered, seconds = [], [], [], []
+        for k, patient in enumerate(patients):
+            started = time.perf_counter()
+            step = d * len(patients) + k
+            result = adapt_model(
+                base, dataset, work / f"{depth}-{k}", model_id=f"sim-{depth}-{k}",
+                seed=seed, depth=AdaptDepth(depth), held_out_patients=[patient],
+                progress=sub_progress(progress, step / total, (step + 1) / total),
+            )  # fmt: skip
+            assert result.held_out_base is not None and result.held_out_adapted is not None
+            assert result.base_calibration is not None
+            base_parts.append((result.held_out_base, *result.base_calibration))
+            adapted_parts.append((result.held_out_adapted, result.temperature, result.thresholds))
+            offered.append(result.offered)
+            seconds.append(time.perf_counter() - started)
+        results.append(
+            RotationResult(
+                depth,
+                pooled_figures(base_parts),
+                pooled_figures(adapted_parts),
+                tuple(offered),
+                tuple(seconds),
+                tuple(patients),
+            )
+        )
+    return results
