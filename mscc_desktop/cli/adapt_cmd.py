@@ -85,6 +85,11 @@ def _figure(values: tuple[float, float, float]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mscc_desktop.cli.train_cmd import TRAINING_EXTRA_HINT, training_available
+
+    if not training_available():  # the installed workstation carries no torch
+        print(f"mscc-desktop adapt: {TRAINING_EXTRA_HINT}", file=sys.stderr)
+        return EXIT_ERROR
     from mscc_desktop.cli.analyze_output import ProgressBar
     from mscc_desktop.core.config import AppConfig, site_models_dir
     from mscc_desktop.inference.backends import resolve_model

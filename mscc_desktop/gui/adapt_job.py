@@ -16,6 +16,7 @@ the machine: the export lives beside the store and is deleted when the job ends.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -118,6 +119,27 @@ def export_site_data(
         return export_reviewed(db, out, link=os.name != "nt", progress=progress, cancel=cancel)
     finally:
         db.close()
+
+
+def adapt_unavailable() -> str:
+    """Why this installation cannot adapt a model ("" when it can).
+
+    Adapting runs the training package on torch; the installed workstation bundle carries
+    neither (it runs ONNX Runtime only). Checked without importing them.
+    """
+    needed = ("torch", "torchvision", "mscc_desktop.training")
+    try:
+        missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    except (ImportError, ValueError):
+        missing = list(needed)
+    if not missing:
+        return ""
+    return (
+        "Adapting needs the training tools (PyTorch), which this installation does not "
+        "carry. On a computer with Python: pip install 'mscc-desktop[train]', then "
+        "'mscc-desktop dataset export --reviewed' and 'mscc-desktop adapt'; the adapted "
+        "model then appears here to compare, Use and Roll back."
+    )
 
 
 def adapt_command(request: AdaptRequest, dataset: Path, result_file: Path) -> list[str]:

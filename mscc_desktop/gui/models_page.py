@@ -26,6 +26,7 @@ from mscc_desktop.gui.adapt_job import (
     AdaptJob,
     AdaptOutcome,
     AdaptRequest,
+    adapt_unavailable,
     new_model_id,
 )
 from mscc_desktop.gui.controller import ReadingController
@@ -410,7 +411,7 @@ class ModelsDialog(QtWidgets.QDialog):
         self.rollback_button.setToolTip(
             f"Go back to {history[-1]} for new analyses." if history else "No earlier model."
         )
-        blocker = adapt_blocker(self.summary)
+        blocker = adapt_unavailable() or adapt_blocker(self.summary)
         if not blocker and self._base_model() is None:
             blocker = "No verified model to start from: reinstall the app's models."
         self.adapt_button.setEnabled(not busy and not blocker)

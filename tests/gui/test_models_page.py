@@ -138,6 +138,22 @@ def test_adapt_is_refused_with_the_remedy_when_nothing_is_reviewed(
     assert "Review and sign off more studies" in page.progress_text.text()
 
 
+def test_an_installation_without_the_training_tools_says_how_to_adapt(
+    site_window: MainWindow, qtbot, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(  # what the installed bundle sees: no torch, no training package
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    page = site_window.show_models()
+    qtbot.waitExposed(page)
+    assert not page.adapt_button.isEnabled()
+    assert "mscc-desktop[train]" in page.adapt_button.toolTip()
+    assert "mscc-desktop adapt" in page.progress_text.text()
+
+
 # ---- adapt, compare, use, roll back -------------------------------------------------------
 def test_adapt_compare_use_and_roll_back(site_window: MainWindow, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     window = site_window
