@@ -315,10 +315,12 @@ def adapt_model(
         has_weights=GRADER_WEIGHTS_FILE in names, requested=depth,
     )  # fmt: skip
     deep = plan.performed is not AdaptDepth.CALIBRATE
-    # The deeper steps fit weights: the temperature and operating point are then chosen on
-    # adaptation patients the weights did not see (a third of them, where there are 3 or more).
+    # Fine-tuning fits weights: the temperature and operating point are then chosen on
+    # adaptation patients it did not see (a third of them, where there are 3 or more).
+    # Re-estimating BN statistics (no label) and class-mean prototypes has too little
+    # capacity to need that, and keeps every adaptation slice for the statistics.
     fit_folders, calibration_folders = adapt_folders, adapt_folders
-    if deep and n_adapt_patients >= 3:
+    if plan.performed is AdaptDepth.FINE_TUNE and n_adapt_patients >= 3:
         fit_folders, calibration_folders = split_by_patient(
             adapt_folders, patients, high, seed=seed + 1
         )
