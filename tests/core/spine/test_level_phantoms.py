@@ -9,8 +9,9 @@ import pytest
 
 from mscc_desktop.core.spine.centreline import centreline_from_centres
 from mscc_desktop.core.spine.level_estimate import estimate_levels
-from mscc_desktop.core.spine.levels import LEVEL_RANK, LevelEstimate, LevelStatus
+from mscc_desktop.core.spine.levels import LevelEstimate, LevelStatus
 from mscc_desktop.core.tasks import CancelToken
+from mscc_desktop.core.vertebral_levels import LEVEL_RANK
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.synth import SynthStudy, generate_study
 from mscc_desktop.synth.params import GeneratorConfig
