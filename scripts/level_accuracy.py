@@ -43,7 +43,7 @@ from mscc_desktop.core.volume import Volume
 from mscc_desktop.synth import generate_study
 from mscc_desktop.synth.params import GeneratorConfig
 from mscc_desktop.synth.sampling import sample_study
-from mscc_desktop.synth.volume import study_volume, truth_canal_centres, truth_levels
+from mscc_desktop.synth.study_volume import study_volume, truth_canal_centres, truth_levels
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = ROOT / "tests" / "data" / "vertebral_levels"

@@ -77,7 +77,7 @@ from mscc_desktop.storage.send_log import (
     record_send,
     send_log,
 )
-from mscc_desktop.storage.series import (
+from mscc_desktop.storage.series_rows import (
     get_series,
     known_source_folders,
     load_series_info,

@@ -16,7 +16,7 @@ from mscc_desktop.core.volume import Volume
 from mscc_desktop.synth import SynthStudy, generate_study
 from mscc_desktop.synth.params import GeneratorConfig
 from mscc_desktop.synth.sampling import sample_study
-from mscc_desktop.synth.volume import study_volume, truth_canal_centres, truth_levels
+from mscc_desktop.synth.study_volume import study_volume, truth_canal_centres, truth_levels
 
 
 def render(seed: int) -> SynthStudy:
