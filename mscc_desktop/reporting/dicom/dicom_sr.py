@@ -37,7 +37,7 @@ from pydicom.sr.codedict import codes
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.review import ReviewDecision
 from mscc_desktop.reporting.deid import DEID_READER, ExportIdentity
-from mscc_desktop.reporting.dicom_common import (
+from mscc_desktop.reporting.dicom.dicom_common import (
     MANUFACTURER,
     SR_SERIES_NUMBER,
     SourceImage,

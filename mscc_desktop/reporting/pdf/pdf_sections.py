@@ -24,7 +24,7 @@ from mscc_desktop.reporting.palette import (
     INTENDED_USE_TEXT,
     bilsky_rows,
 )
-from mscc_desktop.reporting.pdf_doc import MUTED, RULE, escape
+from mscc_desktop.reporting.pdf.pdf_doc import MUTED, RULE, escape
 from mscc_desktop.reporting.summary import ReportContent
 from mscc_desktop.reporting.text import dicom_date, local_time, person_name, sex_text
 

@@ -22,7 +22,7 @@ from pydicom.sr.codedict import codes
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
 from mscc_desktop.core.volume import edge_letters
 from mscc_desktop.reporting.deid import ExportIdentity
-from mscc_desktop.reporting.dicom_common import (
+from mscc_desktop.reporting.dicom.dicom_common import (
     KO_SERIES_NUMBER,
     MANUFACTURER,
     SC_SERIES_NUMBER,

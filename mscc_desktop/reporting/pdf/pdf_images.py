@@ -31,7 +31,7 @@ from mscc_desktop.reporting.layout import (
     windowed,
 )
 from mscc_desktop.reporting.palette import OKABE_ITO_SKY_BLUE, group_colour, ink_on, rgb
-from mscc_desktop.reporting.pdf_doc import escape
+from mscc_desktop.reporting.pdf.pdf_doc import escape
 from mscc_desktop.reporting.summary import KeyView
 
 GAP = 4.0
