@@ -37,12 +37,13 @@ from mscc_desktop.core.errors import UnusableSeriesError
 from mscc_desktop.core.findings import SliceResult
 from mscc_desktop.core.spine.centreline import centreline_from_centres, centreline_from_results
 from mscc_desktop.core.spine.level_estimate import estimate_levels
-from mscc_desktop.core.spine.levels import LEVEL_RANK, LevelEstimate
+from mscc_desktop.core.spine.levels import LevelEstimate
+from mscc_desktop.core.vertebral_levels import LEVEL_RANK
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.synth import generate_study
 from mscc_desktop.synth.params import GeneratorConfig
 from mscc_desktop.synth.sampling import sample_study
-from mscc_desktop.synth.volume import study_volume, truth_canal_centres, truth_levels
+from mscc_desktop.synth.study_volume import study_volume, truth_canal_centres, truth_levels
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = ROOT / "tests" / "data" / "vertebral_levels"

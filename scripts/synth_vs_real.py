@@ -26,8 +26,8 @@ from PIL import Image, ImageDraw
 from mscc_desktop.core.grades import BilskyGrade
 from mscc_desktop.core.windows import window_stack
 from mscc_desktop.synth import GeneratorConfig, demo_study, generate_study, sample_study
-from mscc_desktop.synth.levels import level_index
 from mscc_desktop.synth.params import StudyParams
+from mscc_desktop.synth.vertebrae import level_index
 
 TILE = 300  # pixels per whole-slice tile
 ZOOM_MM = 70.0  # side of the canal-region crop

@@ -181,7 +181,7 @@ def _print_summary(report: EvaluationReport, written: list[Path]) -> None:
 
 def _write_manifest(report: EvaluationReport, args: argparse.Namespace) -> None:
     """Merge the model's summary into its manifest (other evaluation entries are kept)."""
-    from mscc_desktop.evaluation.summary import reader_summary
+    from mscc_desktop.evaluation.manifest_block import reader_summary
     from mscc_desktop.inference.backends import resolve_model
     from mscc_desktop.inference.manifest import update_model_folder
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from mscc_desktop.cli import EXIT_ERROR, EXIT_OK
 from mscc_desktop.core.dicom.write import TransferSyntax
 from mscc_desktop.core.labels import read_labels_csv
-from mscc_desktop.synth.levels import LEVEL_NAMES, level_index
 from mscc_desktop.synth.params import GeneratorConfig
+from mscc_desktop.synth.vertebrae import LEVEL_NAMES, level_index
 
 _SYNTAXES = {
     "explicit": TransferSyntax.EXPLICIT_LE,

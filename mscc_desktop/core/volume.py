@@ -137,3 +137,26 @@ def orientation_letters(direction: Vector3) -> str:
             parts.append((abs(value), letters[axis][1] if value > 0 else letters[axis][0]))
     parts.sort(reverse=True)
     return "".join(letter for _, letter in parts) or "?"
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeLetters:
+    """Patient directions at the four edges of a displayed slice, e.g. left "R", right "L"."""
+
+    left: str
+    right: str
+    top: str
+    bottom: str
+
+
+def edge_letters(volume: Volume) -> EdgeLetters:
+    """Orientation letters of the four edges from the volume's display axes (R on the left for
+    a standard axial view). The screen overlays and the exported images both use these."""
+    col = volume.col_axis
+    row = volume.row_axis
+    return EdgeLetters(
+        left=orientation_letters((-col[0], -col[1], -col[2])),
+        right=orientation_letters(col),
+        top=orientation_letters((-row[0], -row[1], -row[2])),
+        bottom=orientation_letters(row),
+    )

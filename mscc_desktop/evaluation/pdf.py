@@ -1,7 +1,9 @@
 """The evaluation as a PDF: summary, Tables 6-11, comparisons and ROC curves (reportlab).
 
 ROC curves are drawn with reportlab's own graphics (no plotting library): one chart per
-dichotomy at image level and one for the per-study analysis, every reader on each.
+dichotomy at image level and one for the per-study analysis, every reader on each. Pages,
+fonts, styles, table rules and colours are the study report's
+(:mod:`mscc_desktop.reporting.pdf.pdf_doc`), so the program's PDFs have one look.
 """
 
 from __future__ import annotations
@@ -12,21 +14,13 @@ from pathlib import Path
 
 from reportlab.graphics.shapes import Circle, Drawing, Group, Line, PolyLine, Rect, String
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import (
-    KeepTogether,
-    PageBreak,
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
+from reportlab.platypus import KeepTogether, PageBreak, Paragraph, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import Flowable
 
+from mscc_desktop import __version__
 from mscc_desktop.core.errors import ExportError
 from mscc_desktop.evaluation.auc import AucEstimate, RocCurve
 from mscc_desktop.evaluation.report import EvaluationReport
@@ -34,45 +28,37 @@ from mscc_desktop.evaluation.schemes import Scheme
 from mscc_desktop.evaluation.table_format import ReportTable
 from mscc_desktop.evaluation.tables import report_tables
 from mscc_desktop.evaluation.writers import summary_lines
+from mscc_desktop.reporting.fonts import BOLD, REGULAR
+from mscc_desktop.reporting.palette import INTENDED_USE_TEXT, LINE_COLOURS
+from mscc_desktop.reporting.pdf.pdf_doc import (
+    Furniture,
+    Paper,
+    canvas_maker,
+    document,
+    escape,
+    styles,
+    table_style,
+)
 
 PDF_FILE = "evaluation.pdf"
-_PALETTE = (
-    colors.HexColor("#1f77b4"),
-    colors.HexColor("#d62728"),
-    colors.HexColor("#2ca02c"),
-    colors.HexColor("#9467bd"),
-    colors.HexColor("#ff7f0e"),
-    colors.HexColor("#8c564b"),
-    colors.HexColor("#e377c2"),
-    colors.HexColor("#17becf"),
-)
-_CELL_FONT_SIZE = 7.5
+TITLE = "Evaluation against the reference standard"
+_PALETTE = tuple(colors.HexColor(colour) for colour in LINE_COLOURS)
+_CELL_FONT_SIZE = 7.5  # smaller than the study report's cells: up to ten columns per table
 _CHART_SIZE = 235.0  # points, square drawing
 _PLOT_MARGIN = 34.0
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    base = getSampleStyleSheet()
-    return {
-        "title": base["Title"],
-        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=12, spaceBefore=6),
-        "body": ParagraphStyle("body", parent=base["BodyText"], fontSize=9, leading=11),
-        "cell": ParagraphStyle(
-            "cell", parent=base["BodyText"], fontSize=_CELL_FONT_SIZE, leading=9
-        ),
-        "head": ParagraphStyle(
-            "head", parent=base["BodyText"], fontSize=7.5, leading=9, fontName="Helvetica-Bold"
-        ),
-    }
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """The study report's styles, with smaller table cells."""
+    st = styles()
+    st["cell"] = ParagraphStyle("eval_cell", parent=st["cell"], fontSize=_CELL_FONT_SIZE, leading=9)
+    st["head"] = ParagraphStyle("eval_head", parent=st["head"], fontSize=_CELL_FONT_SIZE, leading=9)
+    return st
 
 
 def _column_widths(table: ReportTable, width: float) -> list[float]:
     """Give every column at least its longest word, then share the rest by content length."""
-    pad = 14.0  # reportlab's default 6 pt cell padding on each side, and 2 pt of slack
+    pad = 8.0  # the table style's 3 pt cell padding on each side, and 2 pt of slack
 
     def text_width(text: str, font: str) -> float:
         return float(stringWidth(text, font, _CELL_FONT_SIZE))
@@ -81,13 +67,10 @@ def _column_widths(table: ReportTable, width: float) -> list[float]:
     for i, header in enumerate(table.headers):
         cells = [row[i] for row in table.rows]
         natural.append(
-            pad
-            + max(
-                [text_width(header, "Helvetica-Bold")] + [text_width(c, "Helvetica") for c in cells]
-            )
+            pad + max([text_width(header, BOLD)] + [text_width(c, REGULAR) for c in cells])
         )
-        words = [(w, "Helvetica-Bold") for w in header.split()]
-        words += [(w, "Helvetica") for c in cells for w in c.split()]
+        words = [(w, BOLD) for w in header.split()]
+        words += [(w, REGULAR) for c in cells for w in c.split()]
         minimum.append(pad + max((text_width(w, f) for w, f in words), default=0.0))
     if sum(natural) <= width:
         return [w * width / sum(natural) for w in natural]
@@ -100,26 +83,16 @@ def _column_widths(table: ReportTable, width: float) -> list[float]:
 def _table_flowables(
     table: ReportTable, styles: dict[str, ParagraphStyle], width: float
 ) -> list[Flowable]:
-    data = [[Paragraph(_escape(h), styles["head"]) for h in table.headers]]
-    data.extend([Paragraph(_escape(c), styles["cell"]) for c in row] for row in table.rows)
+    data = [[Paragraph(escape(h), styles["head"]) for h in table.headers]]
+    data.extend([Paragraph(escape(c), styles["cell"]) for c in row] for row in table.rows)
     col_widths = _column_widths(table, width)
     grid = Table(data, colWidths=col_widths, repeatRows=1)
-    grid.setStyle(
-        TableStyle(
-            [
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4")),
-                ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
-                ("LINEBELOW", (0, -1), (-1, -1), 0.6, colors.black),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f6f6f6")]),
-            ]
-        )
-    )
+    grid.setStyle(TableStyle(table_style()))
     return [
         KeepTogether(
             [
-                Paragraph(_escape(table.title), styles["h2"]),
-                Paragraph(_escape(table.caption), styles["body"]),
+                Paragraph(escape(table.title), styles["h2"]),
+                Paragraph(escape(table.caption), styles["body"]),
                 Spacer(1, 2 * mm),
                 grid,
             ]
@@ -142,11 +115,7 @@ def roc_drawing(
     def xy(fpr: float, tpr: float) -> tuple[float, float]:
         return left + fpr * side, bottom + tpr * side
 
-    drawing.add(
-        String(
-            size / 2, size + 4, title, fontName="Helvetica-Bold", fontSize=9, textAnchor="middle"
-        )
-    )
+    drawing.add(String(size / 2, size + 4, title, fontName=BOLD, fontSize=9, textAnchor="middle"))
     drawing.add(
         Rect(left, bottom, side, side, strokeColor=colors.black, fillColor=None, strokeWidth=0.6)
     )
@@ -159,11 +128,28 @@ def roc_drawing(
         _, y = xy(0, tick)
         drawing.add(Line(x, bottom, x, bottom - 3, strokeWidth=0.5))
         drawing.add(Line(left, y, left - 3, y, strokeWidth=0.5))
-        drawing.add(String(x, bottom - 11, f"{tick:.1f}", fontSize=6.5, textAnchor="middle"))
-        drawing.add(String(left - 5, y - 2, f"{tick:.1f}", fontSize=6.5, textAnchor="end"))
-    drawing.add(String(left + side / 2, 4, "1 - specificity", fontSize=7.5, textAnchor="middle"))
+        drawing.add(
+            String(
+                x, bottom - 11, f"{tick:.1f}", fontName=REGULAR, fontSize=6.5, textAnchor="middle"
+            )
+        )
+        drawing.add(
+            String(left - 5, y - 2, f"{tick:.1f}", fontName=REGULAR, fontSize=6.5, textAnchor="end")
+        )
+    drawing.add(
+        String(
+            left + side / 2,
+            4,
+            "1 - specificity",
+            fontName=REGULAR,
+            fontSize=7.5,
+            textAnchor="middle",
+        )
+    )
     # Rotate the y-axis title a quarter turn (reportlab strings have no angle of their own).
-    rotated = Group(String(0, 0, "sensitivity", fontSize=7.5, textAnchor="middle"))
+    rotated = Group(
+        String(0, 0, "sensitivity", fontName=REGULAR, fontSize=7.5, textAnchor="middle")
+    )
     rotated.transform = (0, 1, -1, 0, 10, bottom + side / 2)
     drawing.add(rotated)
 
@@ -192,7 +178,7 @@ def roc_drawing(
                 strokeWidth=1.5,
             )
         )
-        drawing.add(String(left + side * 0.42 + 15, y, label, fontSize=6.8))
+        drawing.add(String(left + side * 0.42 + 15, y, label, fontName=REGULAR, fontSize=6.8))
     return drawing
 
 
@@ -209,49 +195,54 @@ def _roc_row(report: EvaluationReport) -> Table:
 
 
 def write_pdf(report: EvaluationReport, path: str | os.PathLike[str]) -> Path:
-    """Write the evaluation PDF (landscape A4) to ``path``."""
+    """Write the evaluation PDF (landscape A4, the study report's page template) to ``path``."""
     file = Path(path)
-    styles = _styles()
-    page = landscape(A4)
-    margin = 14 * mm
-    width = page[0] - 2 * margin
+    st = _styles()
+    moment = datetime.now(UTC)
     story: list[Flowable] = [
-        Paragraph("Evaluation against the reference standard", styles["title"]),
+        Paragraph(TITLE, st["h1"]),
         Paragraph(
-            _escape(
-                f"mscc-desktop, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Statistics as in "
+            escape(
+                f"mscc-desktop, {moment:%Y-%m-%d %H:%M} UTC. Statistics as in "
                 "Hallinan et al., Front. Oncol. 2023 (Tables 6-11)."
             ),
-            styles["body"],
+            st["muted"],
         ),
         Spacer(1, 3 * mm),
     ]
-    story.extend(Paragraph(_escape(line), styles["body"]) for line in summary_lines(report))
+    story.extend(Paragraph(escape(line), st["body"]) for line in summary_lines(report))
     story.append(Spacer(1, 4 * mm))
-    story.append(Paragraph("ROC curves", styles["h2"]))
+    story.append(Paragraph("ROC curves", st["h2"]))
     story.append(_roc_row(report))
     story.append(
         Paragraph(
             "Readers known only by labels have a single operating point (dot); their AUC is "
             "(sensitivity + specificity) / 2.",
-            styles["body"],
+            st["body"],
         )
     )
     story.append(PageBreak())
-    for table in report_tables(report):
-        story.extend(_table_flowables(table, styles, width))
+    furniture = Furniture(
+        title=f"MSCC evaluation · {len(report.readers)} reader(s)",
+        identifier=f"Reference standard: {report.reference_name} · {report.n_images} images in "
+        f"{report.n_studies} studies",
+        short_identifier="MSCC evaluation",
+        footer=f"mscc-desktop {__version__} · created {moment:%Y-%m-%d %H:%M} UTC · "
+        + INTENDED_USE_TEXT.split(":")[0],
+    )
     try:
-        doc = SimpleDocTemplate(
-            str(file),
-            pagesize=page,
-            leftMargin=margin,
-            rightMargin=margin,
-            topMargin=margin,
-            bottomMargin=margin,
-            title="MSCC evaluation",
-            author="mscc-desktop",
-        )
-        doc.build(story)
+        with file.open("wb") as out:
+            doc = document(
+                out,
+                Paper.A4,
+                title="MSCC evaluation",
+                subject=TITLE,
+                invariant=False,
+                landscape=True,
+            )
+            for table in report_tables(report):
+                story.extend(_table_flowables(table, st, doc.width))
+            doc.build(story, canvasmaker=canvas_maker(furniture))
     except OSError as error:
         raise ExportError(f"{file}: cannot write the evaluation PDF ({error.strerror})") from error
     return file

@@ -18,7 +18,7 @@ from mscc_desktop import storage
 from mscc_desktop.core.config import APP_NAME, AppConfig, resources_dir
 from mscc_desktop.core.errors import StoreError
 from mscc_desktop.gui.controller import ReadingController
-from mscc_desktop.gui.errors import show_error
+from mscc_desktop.gui.error_box import show_error
 from mscc_desktop.gui.main_window import MainWindow
 from mscc_desktop.gui.selfcheck import leak_warning
 from mscc_desktop.gui.services import DefaultServices, Services

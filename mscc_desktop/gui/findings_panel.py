@@ -17,11 +17,11 @@ from mscc_desktop.core.findings import Lesion, ModelProvenance, StudyFindings
 from mscc_desktop.core.grades import GROUP_ORDER, GradeGroup
 from mscc_desktop.core.notices import Notice, Severity
 from mscc_desktop.core.operating_point import cut_off_legend, lesion_operating_point
+from mscc_desktop.core.review import Review
 from mscc_desktop.gui import theme
 from mscc_desktop.gui.level_confirm import ShownLevels
 from mscc_desktop.gui.review_editor import ReviewEditor, decision_text
 from mscc_desktop.gui.state import ViewerState
-from mscc_desktop.storage.records import Review
 
 _RANK = {group: rank for rank, group in enumerate(GROUP_ORDER)}
 COLUMNS = ("#", "Grade", "Slices", "z (mm)", "P (cut-off)", "Review", "Level")

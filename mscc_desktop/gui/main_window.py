@@ -25,8 +25,8 @@ from mscc_desktop.core.dicom.scan import ScanResult
 from mscc_desktop.gui import theme
 from mscc_desktop.gui.about import show_about
 from mscc_desktop.gui.controller import ReadingController
-from mscc_desktop.gui.errors import show_error
-from mscc_desktop.gui.exports import (
+from mscc_desktop.gui.error_box import show_error
+from mscc_desktop.gui.export_ui import (
     ExportChoice,
     ExportController,
     ExportDialog,

@@ -30,7 +30,7 @@ from mscc_desktop.gui.adapt_job import (
     new_model_id,
 )
 from mscc_desktop.gui.controller import ReadingController
-from mscc_desktop.gui.errors import show_error
+from mscc_desktop.gui.error_box import show_error
 from mscc_desktop.gui.model_figures import (
     FIGURE_ROWS,
     ListedModel,

@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from mscc_desktop.core.errors import NetworkError
 from mscc_desktop.core.tasks import CancelToken, ProgressFn
 from mscc_desktop.gui import theme
-from mscc_desktop.gui.errors import error_texts
+from mscc_desktop.gui.error_box import error_texts
 from mscc_desktop.gui.workers import TaskRunner
 from mscc_desktop.network import (
     ListenerSettings,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mscc_desktop.core.dicom_text import date_text, person_name_text, time_text
-from mscc_desktop.core.volume import Volume, orientation_letters
+from mscc_desktop.core.volume import Volume
 from mscc_desktop.core.windows import Window
 
 
@@ -22,28 +22,6 @@ class CornerTexts:
     top_right: tuple[str, ...]
     bottom_left: tuple[str, ...]
     bottom_right: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class EdgeLetters:
-    """Patient direction each displayed edge points to, e.g. left "R", right "L"."""
-
-    left: str
-    right: str
-    top: str
-    bottom: str
-
-
-def edge_letters(volume: Volume) -> EdgeLetters:
-    """Orientation letters of the four edges from the volume's display axes."""
-    col = volume.col_axis
-    row = volume.row_axis
-    return EdgeLetters(
-        left=orientation_letters((-col[0], -col[1], -col[2])),
-        right=orientation_letters(col),
-        top=orientation_letters((-row[0], -row[1], -row[2])),
-        bottom=orientation_letters(row),
-    )
 
 
 def slice_position_text(volume: Volume, index: int) -> str:

@@ -24,7 +24,7 @@ from mscc_desktop.core.errors import MsccError
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, sub_progress
 from mscc_desktop.gui import theme
 from mscc_desktop.gui.controller import ReadingController
-from mscc_desktop.gui.exports import stored_analysis_shown
+from mscc_desktop.gui.export_ui import stored_analysis_shown
 from mscc_desktop.gui.workers import TaskRunner
 from mscc_desktop.network import NetworkSettings, RemoteNode, SendReport, send_files
 from mscc_desktop.storage import SendLogEntry, SendStatus

@@ -8,7 +8,7 @@ from PySide6 import QtCore, QtWidgets
 
 from mscc_desktop.core.findings import Lesion
 from mscc_desktop.core.grades import GROUP_ORDER, GradeGroup
-from mscc_desktop.storage.records import Review, ReviewDecision
+from mscc_desktop.core.review import Review, ReviewDecision
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,11 +22,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from mscc_desktop.core.findings import SliceResult, Thresholds
 from mscc_desktop.core.operating_point import graded_text
-from mscc_desktop.core.volume import Volume
+from mscc_desktop.core.volume import EdgeLetters, Volume, edge_letters
 from mscc_desktop.core.windows import WindowPreset
 from mscc_desktop.gui import theme
 from mscc_desktop.gui.image_item import HuImageItem
-from mscc_desktop.gui.overlay_text import CornerTexts, EdgeLetters, corner_texts, edge_letters
+from mscc_desktop.gui.overlay_text import CornerTexts, corner_texts
 from mscc_desktop.gui.rendering import box_in_mm, clamp_window, image_size_mm
 from mscc_desktop.gui.state import ViewerState
 

@@ -37,8 +37,8 @@ from mscc_desktop.reporting.inputs import (
     report_inputs,
 )
 from mscc_desktop.reporting.palette import GROUP_COLOURS
-from mscc_desktop.reporting.pdf_doc import Paper
-from mscc_desktop.reporting.pdf_report import build_pdf
+from mscc_desktop.reporting.pdf.pdf_doc import Paper
+from mscc_desktop.reporting.pdf.pdf_report import build_pdf
 from mscc_desktop.reporting.safe_files import check_export_target, safe_filename
 from mscc_desktop.reporting.summary import ReportContent, report_content
 

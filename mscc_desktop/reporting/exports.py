@@ -32,10 +32,10 @@ from sqlite_utils import Database
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report, sub_progress
 from mscc_desktop.core.windows import WindowPreset
 from mscc_desktop.reporting.deid import ExportIdentity, export_identity
-from mscc_desktop.reporting.dicom_export import write_dicom_outputs
+from mscc_desktop.reporting.dicom.dicom_export import write_dicom_outputs
 from mscc_desktop.reporting.inputs import ReportInputs
-from mscc_desktop.reporting.pdf_doc import Paper
-from mscc_desktop.reporting.pdf_report import build_pdf
+from mscc_desktop.reporting.pdf.pdf_doc import Paper
+from mscc_desktop.reporting.pdf.pdf_report import build_pdf
 from mscc_desktop.reporting.png_export import write_key_images
 from mscc_desktop.reporting.safe_files import (
     atomic_folder,

@@ -19,12 +19,11 @@ from mscc_desktop import __version__
 from mscc_desktop.core.errors import ExportError
 from mscc_desktop.core.findings import AnalysisResult, AnalysisStatus, StudyFindings
 from mscc_desktop.core.notices import Notice
+from mscc_desktop.core.review import Review, ReviewStatus
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.storage import (
     AuditAction,
     LevelNumbering,
-    Review,
-    ReviewStatus,
     analysis_history,
     audit_entries,
     key_images,

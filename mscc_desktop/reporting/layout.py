@@ -14,38 +14,13 @@ import numpy as np
 import numpy.typing as npt
 
 from mscc_desktop.core.findings import Box
-from mscc_desktop.core.volume import Vector3, Volume, orientation_letters
+from mscc_desktop.core.volume import Volume
 from mscc_desktop.core.windows import PAPER_WINDOWS, WINDOW_ORDER, WindowPreset, window_to_uint8
 
 CANAL_FIELD_MM = 80.0
 """Side of the zoomed field around the canal: the vertebra and the paraspinal soft tissue."""
 
 NICE_BAR_MM = (5.0, 10.0, 20.0, 25.0, 50.0, 100.0, 200.0)
-
-
-@dataclass(frozen=True, slots=True)
-class EdgeLetters:
-    """Patient directions at the four edges of a displayed slice (e.g. R, L, A, P)."""
-
-    left: str
-    right: str
-    top: str
-    bottom: str
-
-
-def _negated(vector: Vector3) -> Vector3:
-    return (-vector[0], -vector[1], -vector[2])
-
-
-def edge_letters(volume: Volume) -> EdgeLetters:
-    """Orientation letters from the volume's display axes (R on the left for a standard
-    axial view)."""
-    return EdgeLetters(
-        left=orientation_letters(_negated(volume.col_axis)),
-        right=orientation_letters(volume.col_axis),
-        top=orientation_letters(_negated(volume.row_axis)),
-        bottom=orientation_letters(volume.row_axis),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,10 +127,8 @@ def stored_box(volume: Volume, box: Box) -> Box:
 __all__ = [
     "CANAL_FIELD_MM",
     "Crop",
-    "EdgeLetters",
     "canal_crop",
     "display_windows",
-    "edge_letters",
     "position_text",
     "scale_bar_mm",
     "stored_box",

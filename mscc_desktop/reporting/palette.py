@@ -20,6 +20,18 @@ OKABE_ITO_BLUE = "#0072B2"
 OKABE_ITO_SKY_BLUE = "#56B4E9"
 NOT_FOUND_GREY = "#8C8C8C"
 
+LINE_COLOURS: tuple[str, ...] = (
+    OKABE_ITO_BLUE,
+    OKABE_ITO_VERMILLION,
+    OKABE_ITO_GREEN,
+    OKABE_ITO_ORANGE,
+    OKABE_ITO_SKY_BLUE,
+    "#CC79A7",  # Okabe-Ito reddish purple
+    "#000000",
+    NOT_FOUND_GREY,
+)
+"""Colours of several lines in one chart (one per reader on a ROC plot), most distinct first."""
+
 GROUP_COLOURS: dict[GradeGroup, str] = {
     GradeGroup.NORMAL: OKABE_ITO_GREEN,
     GradeGroup.LOW: OKABE_ITO_ORANGE,
@@ -85,6 +97,7 @@ __all__ = [
     "GROUP_HEADLINES",
     "GROUP_TINTS",
     "INTENDED_USE_TEXT",
+    "LINE_COLOURS",
     "NOT_FOUND_GREY",
     "UNVERIFIED_TEXT",
     "bilsky_rows",

@@ -16,17 +16,11 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from mscc_desktop.core.volume import Volume
+from mscc_desktop.core.volume import Volume, edge_letters
 from mscc_desktop.core.windows import WindowPreset
 from mscc_desktop.reporting.deid import ExportIdentity
 from mscc_desktop.reporting.fonts import font_files
-from mscc_desktop.reporting.layout import (
-    edge_letters,
-    position_text,
-    scale_bar_mm,
-    window_title,
-    windowed,
-)
+from mscc_desktop.reporting.layout import position_text, scale_bar_mm, window_title, windowed
 from mscc_desktop.reporting.palette import group_colour, ink_on, rgb
 from mscc_desktop.reporting.summary import KeyView
 from mscc_desktop.reporting.text import identity_line

@@ -22,10 +22,10 @@ from mscc_desktop.core.operating_point import (
     operating_point,
     slice_operating_point,
 )
+from mscc_desktop.core.review import Review, ReviewDecision, ReviewStatus
 from mscc_desktop.reporting.deid import ExportIdentity
 from mscc_desktop.reporting.inputs import ReportInputs
 from mscc_desktop.reporting.palette import GROUP_HEADLINES, UNVERIFIED_TEXT
-from mscc_desktop.storage import Review, ReviewDecision, ReviewStatus
 
 _RANK = {group: rank for rank, group in enumerate(GROUP_ORDER)}
 

@@ -18,10 +18,15 @@ the pipeline's worker threads never write. Typical use::
                         vertebral_level="T7", user=config.user_name)
 
 Every function that writes does so in one transaction together with its audit-log row.
+The reader's vocabulary these functions take and return (``ReviewDecision``, ``Review``,
+``ReviewStatus``, ``StudyStatus``, vertebral levels) is defined in :mod:`mscc_desktop.core.review`
+and :mod:`mscc_desktop.core.vertebral_levels` and re-exported here for callers of the store.
 """
 
 from __future__ import annotations
 
+from mscc_desktop.core.review import Review, ReviewDecision, ReviewStatus, StudyStatus
+from mscc_desktop.core.vertebral_levels import VERTEBRAL_LEVELS, parse_vertebral_level
 from mscc_desktop.storage._sql import write_transaction
 from mscc_desktop.storage.analyses import begin_analysis, end_analysis, save_analysis
 from mscc_desktop.storage.audit import audit_entries, record_audit, resolve_user
@@ -39,19 +44,14 @@ from mscc_desktop.storage.level_numbering import (
     load_level_numbering,
     save_level_numbering,
 )
-from mscc_desktop.storage.levels import VERTEBRAL_LEVELS, parse_vertebral_level
 from mscc_desktop.storage.records import (
     AnalysisSummary,
     AuditAction,
     AuditEntry,
     KeyImage,
-    Review,
-    ReviewDecision,
-    ReviewStatus,
     SeriesRecord,
     StoredAnalysis,
     StudyListEntry,
-    StudyStatus,
 )
 from mscc_desktop.storage.results import (
     analysis_history,
@@ -77,7 +77,7 @@ from mscc_desktop.storage.send_log import (
     record_send,
     send_log,
 )
-from mscc_desktop.storage.series import (
+from mscc_desktop.storage.series_rows import (
     get_series,
     known_source_folders,
     load_series_info,

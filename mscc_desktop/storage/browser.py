@@ -11,9 +11,10 @@ from sqlite_utils import Database
 
 from mscc_desktop.core.findings import AnalysisStatus
 from mscc_desktop.core.grades import GROUP_ORDER, GradeGroup
+from mscc_desktop.core.review import ReviewStatus, StudyStatus
 from mscc_desktop.storage._sql import now_utc, parse_time, time_text, write_transaction
 from mscc_desktop.storage.connection import owner_alive
-from mscc_desktop.storage.records import ReviewStatus, StudyListEntry, StudyStatus
+from mscc_desktop.storage.records import StudyListEntry
 
 # When series of one study differ, the study shows the most useful state, in this order.
 _STATUS_PRIORITY = (
@@ -33,7 +34,7 @@ def list_studies(db: Database) -> list[StudyListEntry]:
 
     A study's flag, grade and P(high) come from the latest complete, non-stale analysis of
     each of its series; its status from the latest analysis of each series (see
-    :class:`~mscc_desktop.storage.records.StudyStatus`). Entries hold patient data: never log.
+    :class:`~mscc_desktop.core.review.StudyStatus`). Entries hold patient data: never log.
     """
     studies = list(
         db.query(

@@ -21,15 +21,12 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from mscc_desktop.core.errors import StoreError
-from mscc_desktop.core.spine.levels import (
-    LEVEL_RANK,
-    VERTEBRAL_LEVELS,
-    levels_range,
-    shift_level,
-)
+from mscc_desktop.core.review import ReviewStatus
+from mscc_desktop.core.spine.levels import levels_range, shift_level
+from mscc_desktop.core.vertebral_levels import LEVEL_RANK, VERTEBRAL_LEVELS
 from mscc_desktop.storage._sql import now_utc, parse_time, time_text, write_transaction
 from mscc_desktop.storage.audit import record_audit, resolve_user
-from mscc_desktop.storage.records import AuditAction, ReviewStatus
+from mscc_desktop.storage.records import AuditAction
 from mscc_desktop.storage.reviews import set_study_review_status, study_review_status
 
 MAX_SHIFT = 5

@@ -1,8 +1,9 @@
-"""Values the store hands back: series, stored analyses, reviews, key images, audit entries.
+"""Values the store hands back: series, stored analyses, key images, audit entries, study rows.
 
 Analysis results themselves use the core types (:class:`~mscc_desktop.core.findings.AnalysisResult`
 and what it holds); these records add what only the store knows: database ids, staleness,
-who did what and when. Records holding patient data say so: never log them.
+who did what and when. The reader's vocabulary (reviews, their decisions, reading and study
+status) is in :mod:`mscc_desktop.core.review`. Records holding patient data say so: never log them.
 """
 
 from __future__ import annotations
@@ -15,35 +16,7 @@ from pathlib import Path
 from mscc_desktop.core.findings import AnalysisResult, AnalysisStatus
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.notices import Notice, NoticeCode, Severity
-
-
-class ReviewDecision(StrEnum):
-    """What the reader said about one finding (lesion)."""
-
-    ACCEPT = "accept"
-    REJECT = "reject"
-    REGRADE = "regrade"  # the reader's grade group is in ``Review.regraded_group``
-
-
-class ReviewStatus(StrEnum):
-    """Study-level reading status shown in the study browser."""
-
-    UNREVIEWED = "unreviewed"
-    IN_PROGRESS = "in_progress"  # at least one review or key image saved
-    REVIEWED = "reviewed"  # the reader signed the study off
-
-
-class StudyStatus(StrEnum):
-    """Analysis state of a study as a whole, for the study browser."""
-
-    NOT_ANALYSED = "not_analysed"
-    RUNNING = "running"
-    COMPLETE = "complete"
-    STALE = "stale"  # analysed, but the source files changed since
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-    REFUSED = "refused"
+from mscc_desktop.core.review import ReviewStatus, StudyStatus
 
 
 class AuditAction(StrEnum):
@@ -154,20 +127,6 @@ class AnalysisSummary:
     software_version: str
     user: str
     error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Review:
-    """The reader's current verdict on one lesion of one analysis."""
-
-    analysis_id: int
-    lesion_number: int
-    decision: ReviewDecision | None  # None: level or comment entered, no verdict yet
-    regraded_group: GradeGroup | None  # set exactly when ``decision`` is REGRADE
-    vertebral_level: str  # normalised, e.g. "T7" or "T7-T8"; "" when not entered
-    comment: str
-    user: str
-    reviewed_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,16 +15,11 @@ from sqlite_utils import Database
 
 from mscc_desktop.core.errors import StoreError
 from mscc_desktop.core.grades import GradeGroup
+from mscc_desktop.core.review import Review, ReviewDecision, ReviewStatus
+from mscc_desktop.core.vertebral_levels import parse_vertebral_level
 from mscc_desktop.storage._sql import now_utc, parse_time, time_text, write_transaction
 from mscc_desktop.storage.audit import record_audit, resolve_user
-from mscc_desktop.storage.levels import parse_vertebral_level
-from mscc_desktop.storage.records import (
-    AuditAction,
-    KeyImage,
-    Review,
-    ReviewDecision,
-    ReviewStatus,
-)
+from mscc_desktop.storage.records import AuditAction, KeyImage
 
 
 def save_review(
@@ -57,7 +52,7 @@ def save_review(
         refused otherwise.
     vertebral_level
         As typed, e.g. "T7" or "T7-8"; stored normalised (see
-        :func:`~mscc_desktop.storage.levels.parse_vertebral_level`).
+        :func:`~mscc_desktop.core.vertebral_levels.parse_vertebral_level`).
     comment
         Free text.
     user

@@ -9,7 +9,7 @@ function of z, so consecutive slices show the same patient. Two local frames are
   spine's own axial rotation). The canal section and the vertebra are drawn in it.
 
 ``p`` is a continuous level coordinate: 0 at the top of C6's body, 1 at the top of C7's,
-and so on (``levels.LEVEL_NAMES[int(p)]`` is the vertebra at that z).
+and so on (``vertebrae.LEVEL_NAMES[int(p)]`` is the vertebra at that z).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import numpy as np
 import numpy.typing as npt
 
 from mscc_desktop.synth.canal import CanalAnatomy, NeuralKind
-from mscc_desktop.synth.levels import LEVELS, SpineLayout, level_table
 from mscc_desktop.synth.params import PatientParams, ScanParams
 from mscc_desktop.synth.shapes import F32, Blob
+from mscc_desktop.synth.vertebrae import LEVELS, SpineLayout, level_table
 
 # Level coordinate of each level's top (C6 = 0 ... L5 = 18), used for anchors.
 P = {level.name: float(index) for index, level in enumerate(LEVELS)}

@@ -14,7 +14,6 @@ from mscc_desktop.core.grades import BilskyGrade
 from mscc_desktop.core.labels import LabelFileError, read_study_json
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, report, sub_progress
 from mscc_desktop.synth.generate import generate_study
-from mscc_desktop.synth.levels import SpineLayout, level_index
 from mscc_desktop.synth.output import DICOM_DIR, STUDY_FILE, write_study
 from mscc_desktop.synth.params import (
     GENERATOR_VERSION,
@@ -30,6 +29,7 @@ from mscc_desktop.synth.params import (
     severity_for,
 )
 from mscc_desktop.synth.sampling import sample_patient, sample_scan, sample_tissues
+from mscc_desktop.synth.vertebrae import SpineLayout, level_index
 
 logger = logging.getLogger(__name__)
 

@@ -32,9 +32,9 @@ from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, repor
 from mscc_desktop.core.volume import SeriesInfo
 from mscc_desktop.core.windows import Window
 from mscc_desktop.synth.generate import SynthStudy, generate_study
-from mscc_desktop.synth.levels import LEVEL_NAMES, SpineLayout, level_index
 from mscc_desktop.synth.params import GENERATOR_NAME, GeneratorConfig, Phase, StudyParams
 from mscc_desktop.synth.sampling import sample_study, study_seed
+from mscc_desktop.synth.vertebrae import LEVEL_NAMES, SpineLayout, level_index
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")

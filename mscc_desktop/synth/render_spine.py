@@ -25,7 +25,6 @@ from mscc_desktop.synth.canal import (
     section,
 )
 from mscc_desktop.synth.context import SliceContext
-from mscc_desktop.synth.levels import LEVEL_NAMES, LEVELS
 from mscc_desktop.synth.params import (
     BoneLesion,
     BoneLesionKind,
@@ -34,6 +33,7 @@ from mscc_desktop.synth.params import (
     EpiduralLesion,
 )
 from mscc_desktop.synth.shapes import F32, Blob, Region, discs_sd, ellipse, segment_sd
+from mscc_desktop.synth.vertebrae import LEVEL_NAMES, LEVELS
 
 
 @dataclass(frozen=True, slots=True)

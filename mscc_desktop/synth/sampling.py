@@ -15,7 +15,6 @@ from dataclasses import replace
 import numpy as np
 
 from mscc_desktop.core.grades import BilskyGrade
-from mscc_desktop.synth.levels import LEVELS, SpineLayout, level_index
 from mscc_desktop.synth.params import (
     BoneLesion,
     BoneLesionKind,
@@ -31,6 +30,7 @@ from mscc_desktop.synth.params import (
     TissueHU,
     severity_for,
 )
+from mscc_desktop.synth.vertebrae import LEVELS, SpineLayout, level_index
 
 _LOW = (BilskyGrade.G1A, BilskyGrade.G1B)
 _HIGH = (BilskyGrade.G1C, BilskyGrade.G2, BilskyGrade.G3)

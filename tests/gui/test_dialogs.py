@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6 import QtWidgets
 
-from mscc_desktop.gui.exports import ExportChoice, ExportDialog, ExportRequest
+from mscc_desktop.gui.export_ui import ExportChoice, ExportDialog, ExportRequest
 from mscc_desktop.gui.settings import SettingsDialog, UiSettings
 
 

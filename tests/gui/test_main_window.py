@@ -13,14 +13,14 @@ from mscc_desktop import storage
 from mscc_desktop.core.findings import AnalysisStatus
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.notices import NoticeCode, Severity
-from mscc_desktop.gui.exports import ExportChoice, ExportRequest, reporting_available
+from mscc_desktop.core.review import ReviewDecision
+from mscc_desktop.gui.export_ui import ExportChoice, ExportRequest, reporting_available
 from mscc_desktop.gui.main_window import (
     EXPORT_NEEDS_ANALYSIS,
     EXPORT_PENDING,
     MainWindow,
     dropped_folder,
 )
-from mscc_desktop.storage.records import ReviewDecision
 from tests.factories.dicom_factory import two_kernel_series
 from tests.gui import gestures
 from tests.gui.conftest import WindowFactory

@@ -10,7 +10,7 @@ from PySide6 import QtCore
 
 from mscc_desktop import storage
 from mscc_desktop.gui import pacs_send
-from mscc_desktop.gui.exports import reporting_available
+from mscc_desktop.gui.export_ui import reporting_available
 from mscc_desktop.gui.main_window import MainWindow
 from mscc_desktop.gui.network_ui import SEND_NEEDS_ANALYSIS
 from mscc_desktop.gui.pacs_query import name_query, study_date_query

@@ -8,9 +8,10 @@ import pytest
 from PySide6 import QtGui
 
 from mscc_desktop.core.dicom_text import date_text, person_name_text
+from mscc_desktop.core.volume import edge_letters
 from mscc_desktop.core.windows import PAPER_WINDOWS, Window, WindowPreset, window_to_uint8
 from mscc_desktop.gui.image_item import HuImageItem
-from mscc_desktop.gui.overlay_text import corner_texts, edge_letters, slice_position_text
+from mscc_desktop.gui.overlay_text import corner_texts, slice_position_text
 from mscc_desktop.gui.rendering import box_in_mm, image_size_mm
 from tests.gui.fakes import canal_box, phantom_volume
 

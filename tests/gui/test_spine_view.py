@@ -12,8 +12,9 @@ from PySide6 import QtCore
 from mscc_desktop import storage
 from mscc_desktop.core.notices import NoticeCode
 from mscc_desktop.core.spine.centreline import Centreline
-from mscc_desktop.core.spine.levels import VERTEBRAL_LEVELS, LevelEstimate, LevelStatus
+from mscc_desktop.core.spine.levels import LevelEstimate, LevelStatus
 from mscc_desktop.core.spine.reformat import Plane
+from mscc_desktop.core.vertebral_levels import VERTEBRAL_LEVELS
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.gui import level_confirm, theme
 from mscc_desktop.gui.main_window import MainWindow

@@ -8,19 +8,14 @@ from PySide6 import QtCore
 
 from mscc_desktop.core.config import AppConfig
 from mscc_desktop.core.grades import GradeGroup
+from mscc_desktop.core.review import Review, ReviewDecision, ReviewStatus, StudyStatus
 from mscc_desktop.core.windows import PAPER_WINDOWS, Window, WindowPreset
 from mscc_desktop.gui.about import about_html
 from mscc_desktop.gui.findings_panel import FindingsPanel, ordered_lesions
 from mscc_desktop.gui.settings import SettingsDialog, UiSettings, load_settings, save_settings
 from mscc_desktop.gui.state import ViewerState
 from mscc_desktop.gui.study_browser import StudyBrowser, flag_text
-from mscc_desktop.storage.records import (
-    Review,
-    ReviewDecision,
-    ReviewStatus,
-    StudyListEntry,
-    StudyStatus,
-)
+from mscc_desktop.storage.records import StudyListEntry
 from tests.gui.fakes import COVERAGE_NOTICE, FakeAnalyser, fake_findings, phantom_volume
 
 

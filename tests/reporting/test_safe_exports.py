@@ -147,7 +147,7 @@ def test_failure_mid_png_export_leaves_nothing_under_the_final_name(
 def test_failure_mid_pdf_leaves_no_pdf(
     reviewed_inputs: ReportInputs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mscc_desktop.reporting import pdf_images
+    from mscc_desktop.reporting.pdf import pdf_images
 
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("renderer crashed")

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mscc_desktop.core.review import ReviewDecision
 from mscc_desktop.storage import (
-    ReviewDecision,
     list_studies,
     load_analysis,
     load_latest_analysis,

@@ -20,8 +20,8 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from mscc_desktop.core.grades import GradeGroup
+from mscc_desktop.core.review import ReviewDecision
 from mscc_desktop.storage import (
-    ReviewDecision,
     begin_analysis,
     prepare_store,
     save_analysis,

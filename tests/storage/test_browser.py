@@ -12,9 +12,8 @@ from sqlite_utils import Database
 from mscc_desktop.cli import EXIT_NOTHING, EXIT_OK, main
 from mscc_desktop.core.findings import AnalysisStatus
 from mscc_desktop.core.grades import GradeGroup
+from mscc_desktop.core.review import ReviewStatus, StudyStatus
 from mscc_desktop.storage import (
-    ReviewStatus,
-    StudyStatus,
     add_recent_folder,
     begin_analysis,
     list_studies,

@@ -6,9 +6,9 @@ import pytest
 from sqlite_utils import Database
 
 from mscc_desktop.core.errors import StoreError
+from mscc_desktop.core.review import ReviewStatus
 from mscc_desktop.storage import (
     AuditAction,
-    ReviewStatus,
     SeriesRecord,
     audit_entries,
     load_level_numbering,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mscc_desktop.core.findings import AnalysisStatus
+from mscc_desktop.core.review import ReviewDecision
 from mscc_desktop.storage import (
-    ReviewDecision,
     audit_entries,
     begin_analysis,
     end_analysis,

@@ -9,10 +9,9 @@ from sqlite_utils import Database
 
 from mscc_desktop.core.errors import StoreError
 from mscc_desktop.core.grades import GradeGroup
+from mscc_desktop.core.review import ReviewDecision, ReviewStatus
 from mscc_desktop.storage import (
     AuditAction,
-    ReviewDecision,
-    ReviewStatus,
     SeriesRecord,
     audit_entries,
     key_images,

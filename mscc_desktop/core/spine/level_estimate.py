@@ -47,8 +47,6 @@ import numpy.typing as npt
 from mscc_desktop.core.spine.centreline import Centreline
 from mscc_desktop.core.spine.level_features import SliceFeatures, slice_features
 from mscc_desktop.core.spine.levels import (
-    LEVEL_RANK,
-    VERTEBRAL_LEVELS,
     Landmark,
     LandmarkKind,
     LevelEstimate,
@@ -56,6 +54,7 @@ from mscc_desktop.core.spine.levels import (
     unsure,
 )
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, report, sub_progress
+from mscc_desktop.core.vertebral_levels import LEVEL_RANK, VERTEBRAL_LEVELS
 from mscc_desktop.core.volume import Volume
 
 logger = logging.getLogger(__name__)

@@ -8,9 +8,8 @@ landmarks it counted from, and whether it dares to propose anything at all. When
 guess. The reader confirms the proposal or moves the whole numbering one level up or down
 with :meth:`LevelEstimate.shifted` (an off-by-one is the usual error of any count).
 
-Level names are those the store accepts (``storage.levels.VERTEBRAL_LEVELS``): C1-C7,
-T1-T12, L1-L5 and S1. ``core`` cannot import ``storage``, so the tuple is repeated here and a
-test keeps the two equal.
+Level names are those of :data:`~mscc_desktop.core.vertebral_levels.VERTEBRAL_LEVELS` (the
+ones a reader types and the store accepts): C1-C7, T1-T12, L1-L5 and S1.
 """
 
 from __future__ import annotations
@@ -22,15 +21,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-VERTEBRAL_LEVELS: tuple[str, ...] = (
-    *(f"C{n}" for n in range(1, 8)),
-    *(f"T{n}" for n in range(1, 13)),
-    *(f"L{n}" for n in range(1, 6)),
-    "S1",
-)
-"""Every level, head first (the same tuple as ``storage.levels.VERTEBRAL_LEVELS``)."""
-
-LEVEL_RANK: dict[str, int] = {name: rank for rank, name in enumerate(VERTEBRAL_LEVELS)}
+from mscc_desktop.core.vertebral_levels import LEVEL_RANK, VERTEBRAL_LEVELS
 
 
 def shift_level(name: str | None, by: int) -> str | None:
@@ -135,7 +126,7 @@ class LevelEstimate:
         """The levels a run of slices covers, as a reader writes it: ``"T7"``, ``"T7-T8"``.
 
         ``""`` when none of the slices has a level. Accepted by
-        ``storage.levels.parse_vertebral_level``.
+        ``core.vertebral_levels.parse_vertebral_level``.
         """
         return levels_range(self.levels, first_slice, last_slice)
 

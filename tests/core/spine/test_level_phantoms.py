@@ -9,13 +9,14 @@ import pytest
 
 from mscc_desktop.core.spine.centreline import centreline_from_centres
 from mscc_desktop.core.spine.level_estimate import estimate_levels
-from mscc_desktop.core.spine.levels import LEVEL_RANK, LevelEstimate, LevelStatus
+from mscc_desktop.core.spine.levels import LevelEstimate, LevelStatus
 from mscc_desktop.core.tasks import CancelToken
+from mscc_desktop.core.vertebral_levels import LEVEL_RANK
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.synth import SynthStudy, generate_study
 from mscc_desktop.synth.params import GeneratorConfig
 from mscc_desktop.synth.sampling import sample_study
-from mscc_desktop.synth.volume import study_volume, truth_canal_centres, truth_levels
+from mscc_desktop.synth.study_volume import study_volume, truth_canal_centres, truth_levels
 
 
 def render(seed: int) -> SynthStudy:

@@ -11,15 +11,9 @@ from mscc_desktop.core.spine.level_estimate import (
     levels_from_features,
 )
 from mscc_desktop.core.spine.level_features import SliceFeatures
-from mscc_desktop.core.spine.levels import (
-    VERTEBRAL_LEVELS,
-    LandmarkKind,
-    LevelStatus,
-    shift_level,
-    unsure,
-)
-from mscc_desktop.storage.levels import VERTEBRAL_LEVELS as STORED_LEVELS
-from mscc_desktop.storage.levels import parse_vertebral_level
+from mscc_desktop.core.spine.levels import LandmarkKind, LevelStatus, shift_level, unsure
+from mscc_desktop.core.vertebral_levels import VERTEBRAL_LEVELS, parse_vertebral_level
+from mscc_desktop.core.vertebral_levels import VERTEBRAL_LEVELS as STORED_LEVELS
 
 STEP_MM = 2.0
 

@@ -23,13 +23,13 @@ from pydicom.dataset import Dataset
 
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report, sub_progress
 from mscc_desktop.reporting.deid import ExportIdentity
-from mscc_desktop.reporting.dicom_common import SourceImage, source_image
-from mscc_desktop.reporting.dicom_images import key_object_selection, secondary_captures
-from mscc_desktop.reporting.dicom_pdf import encapsulated_pdf
-from mscc_desktop.reporting.dicom_sr import measurement_report
+from mscc_desktop.reporting.dicom.dicom_common import SourceImage, source_image
+from mscc_desktop.reporting.dicom.dicom_images import key_object_selection, secondary_captures
+from mscc_desktop.reporting.dicom.dicom_pdf import encapsulated_pdf
+from mscc_desktop.reporting.dicom.dicom_sr import measurement_report
 from mscc_desktop.reporting.inputs import ReportInputs
-from mscc_desktop.reporting.pdf_doc import Paper
-from mscc_desktop.reporting.pdf_report import build_pdf
+from mscc_desktop.reporting.pdf.pdf_doc import Paper
+from mscc_desktop.reporting.pdf.pdf_report import build_pdf
 from mscc_desktop.reporting.summary import ReportContent
 
 

@@ -19,17 +19,17 @@ from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, repor
 from mscc_desktop.reporting.deid import ExportIdentity
 from mscc_desktop.reporting.inputs import ReportInputs
 from mscc_desktop.reporting.palette import INTENDED_USE_TEXT
-from mscc_desktop.reporting.pdf_chart import strip_chart
-from mscc_desktop.reporting.pdf_doc import Furniture, Paper, canvas_maker, document, styles
-from mscc_desktop.reporting.pdf_images import KeyImageRow, caption_text
-from mscc_desktop.reporting.pdf_sections import (
+from mscc_desktop.reporting.pdf.pdf_chart import strip_chart
+from mscc_desktop.reporting.pdf.pdf_doc import Furniture, Paper, canvas_maker, document, styles
+from mscc_desktop.reporting.pdf.pdf_images import KeyImageRow, caption_text
+from mscc_desktop.reporting.pdf.pdf_sections import (
     bilsky_table,
     findings_table,
     identity_block,
     method_section,
     result_box,
 )
-from mscc_desktop.reporting.pdf_spine import SpineOverview
+from mscc_desktop.reporting.pdf.pdf_spine import SpineOverview
 from mscc_desktop.reporting.summary import ReportContent, report_content
 from mscc_desktop.reporting.text import identity_line, local_time, short_identifier
 

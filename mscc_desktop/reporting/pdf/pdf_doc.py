@@ -1,4 +1,7 @@
-"""The PDF's page template: styles, paper sizes and the furniture on every page.
+"""The PDF's page template: styles, paper sizes, the table look and the furniture on every page.
+
+Every PDF the program writes is built on it (the study report, the evaluation report), so they
+share one look: one font family, one set of styles, one way of ruling a table.
 
 Every page carries the patient/study identifier, the report title, "Page n of m" and the
 intended-use line. "of m" needs the page count before the first page is final, so pages are
@@ -80,6 +83,20 @@ def styles() -> dict[str, ParagraphStyle]:
     }
 
 
+def table_style(*, header_rows: int = 1) -> list[tuple[object, ...]]:
+    """The reports' table look: a black rule under the header, thin grey rules between rows,
+    cells aligned at the top with small padding (reportlab ``TableStyle`` commands)."""
+    return [
+        ("LINEBELOW", (0, 0), (-1, header_rows - 1), 0.8, colors.black),
+        ("LINEBELOW", (0, header_rows), (-1, -1), 0.4, RULE),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+    ]
+
+
 def escape(text: str) -> str:
     """Text for a reportlab Paragraph (which reads a little XML)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -144,16 +161,19 @@ def document(
     title: str,
     subject: str,
     invariant: bool,
+    landscape: bool = False,
 ) -> BaseDocTemplate:
     """A one-frame document on ``paper`` writing to ``out``.
 
     ``invariant`` fixes the creation date and file id (used for de-identified reports, so
-    the file carries no date at all).
+    the file carries no date at all). ``landscape`` turns the paper (wide tables).
     """
     width, height = paper.size
+    if landscape:
+        width, height = height, width
     doc = BaseDocTemplate(
         out,
-        pagesize=paper.size,
+        pagesize=(width, height),
         leftMargin=MARGIN_X,
         rightMargin=MARGIN_X,
         topMargin=MARGIN_TOP,
@@ -180,4 +200,4 @@ def document(
     return doc
 
 
-__all__ = ["Furniture", "Paper", "canvas_maker", "document", "escape", "styles"]
+__all__ = ["Furniture", "Paper", "canvas_maker", "document", "escape", "styles", "table_style"]

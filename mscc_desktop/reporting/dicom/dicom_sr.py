@@ -35,8 +35,9 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from mscc_desktop.core.grades import GradeGroup
+from mscc_desktop.core.review import ReviewDecision
 from mscc_desktop.reporting.deid import DEID_READER, ExportIdentity
-from mscc_desktop.reporting.dicom_common import (
+from mscc_desktop.reporting.dicom.dicom_common import (
     MANUFACTURER,
     SR_SERIES_NUMBER,
     SourceImage,
@@ -49,7 +50,6 @@ from mscc_desktop.reporting.dicom_common import (
 from mscc_desktop.reporting.inputs import ReportInputs
 from mscc_desktop.reporting.layout import stored_box
 from mscc_desktop.reporting.summary import FindingRow, ReportContent
-from mscc_desktop.storage import ReviewDecision
 
 SCHEME = "99MSCC"
 SCHEME_NAME = "mscc-desktop MSCC triage codes"
@@ -87,7 +87,7 @@ def scheme_identification() -> CodingSchemeIdentificationItem:
 def vertebra_sites(level: str) -> list[hd.sr.FindingSite]:
     """Finding sites of a normalised level or range ("T7", "T7-T8"); the spinal canal when
     no level was entered."""
-    from mscc_desktop.storage import VERTEBRAL_LEVELS
+    from mscc_desktop.core.vertebral_levels import VERTEBRAL_LEVELS
 
     if not level:
         return [hd.sr.FindingSite(codes.SCT.SpinalCanalStructure)]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from mscc_desktop.core.vertebral_levels import LEVEL_RANK, VERTEBRAL_LEVELS
+
 
 @dataclass(frozen=True, slots=True)
 class LevelAnatomy:
@@ -36,37 +38,44 @@ class LevelAnatomy:
     has_rib: bool
 
 
-def _level(name: str, *v: float, rib: bool = False) -> LevelAnatomy:
+LEVEL_NAMES: tuple[str, ...] = VERTEBRAL_LEVELS[LEVEL_RANK["C6"] : LEVEL_RANK["L5"] + 1]
+"""The levels a phantom can hold, head first: C6 to L5 of core's level names."""
+
+
+def _level(name: str, *v: float) -> LevelAnatomy:
     if len(v) != 11:
         raise ValueError(f"level {name}: expected 11 dimensions, got {len(v)}")
+    has_rib = name.startswith("T")  # the thoracic vertebrae are those that carry ribs
     return LevelAnatomy(
-        name, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], has_rib=rib
+        name, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], has_rib=has_rib
     )
 
 
-LEVELS: tuple[LevelAnatomy, ...] = (
-    # name  body_h disc  width depth canalAP canalTR cordAP cordTR spinous drop  TP
-    _level("C6", 13.5, 5.0, 22.0, 16.0, 14.0, 23.0, 7.5, 12.5, 36.0, 6.0, 27.0),
-    _level("C7", 14.5, 5.0, 25.0, 16.5, 14.0, 22.0, 7.2, 11.0, 46.0, 9.0, 36.0),
-    _level("T1", 16.0, 4.5, 29.0, 18.0, 14.0, 19.0, 6.6, 9.5, 44.0, 12.0, 40.0, rib=True),
-    _level("T2", 17.0, 4.0, 30.0, 20.0, 14.0, 17.0, 6.4, 8.6, 43.0, 17.0, 40.0, rib=True),
-    _level("T3", 17.5, 4.0, 31.0, 22.0, 14.0, 16.0, 6.3, 8.3, 43.0, 22.0, 39.0, rib=True),
-    _level("T4", 18.0, 4.0, 32.0, 24.5, 14.0, 15.5, 6.2, 8.0, 43.0, 25.0, 38.0, rib=True),
-    _level("T5", 18.5, 4.5, 33.0, 26.0, 14.0, 15.5, 6.2, 8.0, 43.0, 27.0, 38.0, rib=True),
-    _level("T6", 19.0, 4.5, 34.0, 27.5, 14.0, 15.5, 6.2, 8.0, 43.0, 28.0, 37.0, rib=True),
-    _level("T7", 19.5, 5.0, 35.0, 28.5, 14.0, 15.5, 6.2, 8.0, 42.0, 28.0, 37.0, rib=True),
-    _level("T8", 20.0, 5.0, 36.0, 29.5, 14.0, 16.0, 6.2, 8.0, 42.0, 26.0, 36.0, rib=True),
-    _level("T9", 20.5, 5.5, 38.0, 30.5, 14.2, 16.5, 6.3, 8.2, 40.0, 22.0, 35.0, rib=True),
-    _level("T10", 21.5, 6.0, 40.0, 31.5, 14.6, 17.5, 6.6, 8.6, 38.0, 15.0, 33.0, rib=True),
-    _level("T11", 22.5, 7.0, 43.0, 32.0, 15.2, 18.0, 7.3, 9.4, 37.0, 8.0, 28.0, rib=True),
-    _level("T12", 23.5, 8.0, 45.0, 32.5, 16.0, 19.5, 7.3, 9.2, 37.0, 5.0, 26.0, rib=True),
-    _level("L1", 24.5, 9.0, 47.0, 33.0, 17.0, 21.0, 6.5, 8.0, 39.0, 3.0, 40.0),
-    _level("L2", 25.0, 10.0, 49.0, 34.0, 17.0, 23.0, 5.5, 7.0, 41.0, 3.0, 45.0),
-    _level("L3", 25.0, 10.5, 51.0, 34.5, 16.5, 24.0, 5.5, 7.0, 42.0, 3.0, 50.0),
-    _level("L4", 25.0, 10.0, 53.0, 35.0, 16.5, 25.0, 5.5, 7.0, 42.0, 3.0, 45.0),
-    _level("L5", 24.0, 9.0, 54.0, 35.0, 17.0, 26.0, 5.5, 7.0, 40.0, 2.0, 45.0),
+_DIMENSIONS: tuple[tuple[float, ...], ...] = (
+    # body_h disc width depth canalAP canalTR cordAP cordTR spinous drop TP        level
+    (13.5, 5.0, 22.0, 16.0, 14.0, 23.0, 7.5, 12.5, 36.0, 6.0, 27.0),  # C6
+    (14.5, 5.0, 25.0, 16.5, 14.0, 22.0, 7.2, 11.0, 46.0, 9.0, 36.0),  # C7
+    (16.0, 4.5, 29.0, 18.0, 14.0, 19.0, 6.6, 9.5, 44.0, 12.0, 40.0),  # T1
+    (17.0, 4.0, 30.0, 20.0, 14.0, 17.0, 6.4, 8.6, 43.0, 17.0, 40.0),  # T2
+    (17.5, 4.0, 31.0, 22.0, 14.0, 16.0, 6.3, 8.3, 43.0, 22.0, 39.0),  # T3
+    (18.0, 4.0, 32.0, 24.5, 14.0, 15.5, 6.2, 8.0, 43.0, 25.0, 38.0),  # T4
+    (18.5, 4.5, 33.0, 26.0, 14.0, 15.5, 6.2, 8.0, 43.0, 27.0, 38.0),  # T5
+    (19.0, 4.5, 34.0, 27.5, 14.0, 15.5, 6.2, 8.0, 43.0, 28.0, 37.0),  # T6
+    (19.5, 5.0, 35.0, 28.5, 14.0, 15.5, 6.2, 8.0, 42.0, 28.0, 37.0),  # T7
+    (20.0, 5.0, 36.0, 29.5, 14.0, 16.0, 6.2, 8.0, 42.0, 26.0, 36.0),  # T8
+    (20.5, 5.5, 38.0, 30.5, 14.2, 16.5, 6.3, 8.2, 40.0, 22.0, 35.0),  # T9
+    (21.5, 6.0, 40.0, 31.5, 14.6, 17.5, 6.6, 8.6, 38.0, 15.0, 33.0),  # T10
+    (22.5, 7.0, 43.0, 32.0, 15.2, 18.0, 7.3, 9.4, 37.0, 8.0, 28.0),  # T11
+    (23.5, 8.0, 45.0, 32.5, 16.0, 19.5, 7.3, 9.2, 37.0, 5.0, 26.0),  # T12
+    (24.5, 9.0, 47.0, 33.0, 17.0, 21.0, 6.5, 8.0, 39.0, 3.0, 40.0),  # L1
+    (25.0, 10.0, 49.0, 34.0, 17.0, 23.0, 5.5, 7.0, 41.0, 3.0, 45.0),  # L2
+    (25.0, 10.5, 51.0, 34.5, 16.5, 24.0, 5.5, 7.0, 42.0, 3.0, 50.0),  # L3
+    (25.0, 10.0, 53.0, 35.0, 16.5, 25.0, 5.5, 7.0, 42.0, 3.0, 45.0),  # L4
+    (24.0, 9.0, 54.0, 35.0, 17.0, 26.0, 5.5, 7.0, 40.0, 2.0, 45.0),  # L5
 )
-LEVEL_NAMES: tuple[str, ...] = tuple(level.name for level in LEVELS)
+LEVELS: tuple[LevelAnatomy, ...] = tuple(
+    _level(name, *dims) for name, dims in zip(LEVEL_NAMES, _DIMENSIONS, strict=True)
+)
 _INDEX = {name: index for index, name in enumerate(LEVEL_NAMES)}
 
 

@@ -27,8 +27,8 @@ from mscc_desktop.reporting.deid import ExportIdentity
 from mscc_desktop.reporting.fonts import BOLD, REGULAR
 from mscc_desktop.reporting.inputs import ReportInputs
 from mscc_desktop.reporting.palette import group_colour
-from mscc_desktop.reporting.pdf_doc import escape
-from mscc_desktop.reporting.pdf_sections import Styles
+from mscc_desktop.reporting.pdf.pdf_doc import escape
+from mscc_desktop.reporting.pdf.pdf_sections import Styles
 from mscc_desktop.reporting.summary import FindingRow
 
 logger = logging.getLogger(__name__)

@@ -12,6 +12,7 @@ from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table,
 from mscc_desktop.core.findings import ModelProvenance, Thresholds
 from mscc_desktop.core.notices import Severity
 from mscc_desktop.core.operating_point import cut_off_legend
+from mscc_desktop.core.review import ReviewStatus
 from mscc_desktop.core.windows import PAPER_WINDOWS
 from mscc_desktop.reporting.deid import DEID_METHOD_TEXT, ExportIdentity
 from mscc_desktop.reporting.fonts import BOLD, font_files, missing_glyphs
@@ -23,10 +24,9 @@ from mscc_desktop.reporting.palette import (
     INTENDED_USE_TEXT,
     bilsky_rows,
 )
-from mscc_desktop.reporting.pdf_doc import MUTED, RULE, escape
+from mscc_desktop.reporting.pdf.pdf_doc import MUTED, RULE, escape
 from mscc_desktop.reporting.summary import ReportContent
 from mscc_desktop.reporting.text import dicom_date, local_time, person_name, sex_text
-from mscc_desktop.storage import ReviewStatus
 
 Styles = dict[str, ParagraphStyle]
 CAUTION = colors.HexColor("#F0E442")  # Okabe-Ito yellow behind the "not verified" line

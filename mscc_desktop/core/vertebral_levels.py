@@ -1,4 +1,5 @@
-"""Vertebral levels as a reader types them: "T7", "t7", "T7-T8", "T7-8", "T12–L1".
+"""Vertebral levels: their names in order, and as a reader types them ("T7", "t7", "T7-T8",
+"T7-8", "T12–L1").
 
 Valid levels are C1–C7, T1–T12, L1–L5 and S1 (the sacrum as one level, as in a spine
 report); a range runs between two of them, is written head end first, and may cross a
@@ -17,7 +18,9 @@ VERTEBRAL_LEVELS: tuple[str, ...] = (
 )
 """Every level, head first."""
 
-_RANK = {level: rank for rank, level in enumerate(VERTEBRAL_LEVELS)}
+LEVEL_RANK: dict[str, int] = {level: rank for rank, level in enumerate(VERTEBRAL_LEVELS)}
+"""Position of each level in :data:`VERTEBRAL_LEVELS` (0 for C1)."""
+
 _PART = re.compile(r"^\s*([CTLS])?\s*(\d{1,2})\s*$", re.IGNORECASE)
 _HINT = "use C1-C7, T1-T12, L1-L5 or S1, or a range such as T7-T8"
 
@@ -44,10 +47,10 @@ def parse_vertebral_level(text: str) -> str:
     if len(parts) == 1:
         return first
     second, shorthand = _level(parts[1], region=first[0], original=text)
-    if shorthand and _RANK[second] < _RANK[first]:
+    if shorthand and LEVEL_RANK[second] < LEVEL_RANK[first]:
         # "T7-8" counts on down the spine; "T12-1" could mean T12-L1 or T1-T12: ask.
         raise ValueError(f"vertebral level {text!r} is ambiguous: write both levels in full")
-    low, high = sorted((first, second), key=_RANK.__getitem__)
+    low, high = sorted((first, second), key=LEVEL_RANK.__getitem__)
     return low if low == high else f"{low}-{high}"
 
 
@@ -59,7 +62,7 @@ def _level(part: str, *, region: str | None, original: str) -> tuple[str, bool]:
     shorthand = match.group(1) is None
     letter = (region if shorthand else match.group(1)) or ""
     level = f"{letter.upper()}{int(match.group(2))}"
-    if level not in _RANK:
+    if level not in LEVEL_RANK:
         raise ValueError(
             f"vertebral level {original!r} is not valid ({level} does not exist): {_HINT}"
         )

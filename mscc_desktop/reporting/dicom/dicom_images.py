@@ -20,8 +20,9 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.sr.codedict import codes
 
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
+from mscc_desktop.core.volume import edge_letters
 from mscc_desktop.reporting.deid import ExportIdentity
-from mscc_desktop.reporting.dicom_common import (
+from mscc_desktop.reporting.dicom.dicom_common import (
     KO_SERIES_NUMBER,
     MANUFACTURER,
     SC_SERIES_NUMBER,
@@ -34,7 +35,7 @@ from mscc_desktop.reporting.dicom_common import (
     written_info,
 )
 from mscc_desktop.reporting.inputs import ReportInputs
-from mscc_desktop.reporting.layout import display_windows, edge_letters
+from mscc_desktop.reporting.layout import display_windows
 from mscc_desktop.reporting.raster import key_image
 from mscc_desktop.reporting.summary import KeyView, ReportContent
 

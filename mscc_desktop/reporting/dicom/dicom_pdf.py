@@ -18,7 +18,7 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian
 
 from mscc_desktop.reporting.deid import ExportIdentity
-from mscc_desktop.reporting.dicom_common import (
+from mscc_desktop.reporting.dicom.dicom_common import (
     DOC_SERIES_NUMBER,
     MANUFACTURER,
     SourceImage,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mscc_desktop.storage import VERTEBRAL_LEVELS, parse_vertebral_level
+from mscc_desktop.core.vertebral_levels import VERTEBRAL_LEVELS, parse_vertebral_level
 
 
 @pytest.mark.parametrize(

@@ -19,20 +19,19 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph
 
 from mscc_desktop.core.grades import GradeGroup
-from mscc_desktop.core.volume import Volume
+from mscc_desktop.core.volume import Volume, edge_letters
 from mscc_desktop.core.windows import PAPER_WINDOWS, WindowPreset
 from mscc_desktop.reporting.fonts import BOLD, REGULAR
 from mscc_desktop.reporting.layout import (
     Crop,
     canal_crop,
     display_windows,
-    edge_letters,
     position_text,
     scale_bar_mm,
     windowed,
 )
 from mscc_desktop.reporting.palette import OKABE_ITO_SKY_BLUE, group_colour, ink_on, rgb
-from mscc_desktop.reporting.pdf_doc import escape
+from mscc_desktop.reporting.pdf.pdf_doc import escape
 from mscc_desktop.reporting.summary import KeyView
 
 GAP = 4.0
