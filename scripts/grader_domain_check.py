@@ -73,9 +73,9 @@ def _real_probabilities(model_dir: Path, real_data: Path) -> np.ndarray:
     """Fused probabilities of the hand-labelled real slices, graded in the drawn boxes with
     the pipeline's own windowing and crop."""
     from mscc_desktop.evaluation.real_canal import drawn_box_crops, labelled_real_slices
-    from mscc_desktop.inference.backend import fuse_windows
     from mscc_desktop.inference.backends import create_backend, resolve_model
     from mscc_desktop.inference.model_settings import model_settings
+    from mscc_desktop.inference.probabilities import fuse_windows
 
     manifest = resolve_model(model_dir)
     backend = create_backend(manifest, "onnx-cpu")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mscc_desktop.evaluation.real_ct_protocol import PHANTOM_TARGETS, TARGETS, misses
-from mscc_desktop.inference.manifest import load_model_folder
+from mscc_desktop.inference.model_folder import load_model_folder
 
 # Row label for each of the protocol's headline figures, in the order shown.
 PROTOCOL_ROWS: dict[str, str] = {

@@ -3,8 +3,9 @@
 
 Issue 4's real-CT check asks that none of the hand-labelled real slices is graded high; the
 synthetic-only graders call 12-16 of the 28 slices labelled then high (the set now holds every
-slice of the 12 real patients, see tests/data/real_canal_boxes). This script measures what the
-training README's "What the grader calls high on real CT" reports, for one exported model:
+slice of the 12 real patients, see tests/data/real_canal_boxes). This script measures what
+docs/TRAINING_EXPERIMENTS.md's "What the grader calls high on real CT" reports, for one
+exported model:
 
 1. **density**: P(high) of the synthetic test set's normal and high-grade slices by the
    canal's density (the weighted mean of the soft tissue in the canal box's inscribed ellipse,
@@ -147,7 +148,7 @@ class Grader:
     ) -> list[float]:
         """Fused P(high) of each slice's crop, ``batch`` slices at a time, each slice first
         passed through ``change(hu, box)`` when given (so only a batch is changed at once)."""
-        from mscc_desktop.inference.backend import fuse_windows
+        from mscc_desktop.inference.probabilities import fuse_windows
 
         out: list[float] = []
         for i in range(0, len(slices), batch):
@@ -240,8 +241,8 @@ def interior_swap(
 ) -> dict[str, float]:
     """Mean P(high) of hybrids of one real crop with synthetic normal crops, exchanging
     what lies inside both canals' ellipses (0.85 × each box, in crop coordinates)."""
-    from mscc_desktop.inference.backend import fuse_windows
     from mscc_desktop.inference.preprocess import crop_region
+    from mscc_desktop.inference.probabilities import fuse_windows
 
     size = int(real_crops.shape[-1])
 

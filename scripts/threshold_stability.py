@@ -16,7 +16,7 @@ study-level bootstrap (``--bootstrap`` resamples) shows how far the P(high) thre
 with the studies it is chosen on: its 5th, 50th and 95th percentiles per set.
 
 Nothing here tunes anything: the rule is the recipe's, and the test and real slices are only
-reported. Example (E7-E13 of ``mscc_desktop/training/README.md``)::
+reported. Example (E7-E13 of ``docs/TRAINING_EXPERIMENTS.md``)::
 
     python scripts/threshold_stability.py --train WORK/train --calibration CAL \\
         --test WORK/test --real-data ../shared/data \\

@@ -57,7 +57,7 @@ from mscc_desktop.training.study_reader import find_studies
 
 logger = logging.getLogger(__name__)
 
-MIN_SENSITIVITY = 0.95  # the shipped recipe's operating-point rule (training README)
+MIN_SENSITIVITY = 0.95  # the shipped recipe's operating-point rule (docs/TRAINING_EXPERIMENTS.md)
 
 
 class AdaptDepth(StrEnum):
@@ -228,7 +228,7 @@ def adapt_model(
 ) -> AdaptReport:
     """Adapt the model in ``base_dir`` to the site data in ``data_dir``; write ``out_dir``."""
     from mscc_desktop.inference.backends import resolve_model
-    from mscc_desktop.inference.manifest import load_model_folder, write_model_folder
+    from mscc_desktop.inference.model_folder import load_model_folder, write_model_folder
 
     base = resolve_model(Path(base_dir))
     assert base.folder is not None

@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mscc_desktop.core.tasks import CancelToken, check_cancel
-from mscc_desktop.inference.backend import fuse_windows
+from mscc_desktop.inference.probabilities import fuse_windows
 from mscc_desktop.training import distributed
 from mscc_desktop.training.configs import GraderConfig, grader_config
 from mscc_desktop.training.cwl import CWLGrader, class_weights, cwl_loss

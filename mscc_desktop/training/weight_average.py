@@ -2,7 +2,7 @@
 
 A network trained only on synthetic phantoms is judged on real CT, which lies outside
 everything it saw; there its answers swing between training runs far more than between
-settings (see the training README, E7). Averaging the weights along the end of the
+settings (see docs/TRAINING_EXPERIMENTS.md, E7). Averaging the weights along the end of the
 trajectory lands in a flatter region of the loss, which is known to carry better to shifted
 domains (Izmailov et al. 2018, SWA; Cha et al. 2021, SWAD) and costs nothing at inference.
 

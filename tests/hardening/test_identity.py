@@ -22,9 +22,9 @@ from mscc_desktop.cli import EXIT_OK, main
 from mscc_desktop.core.dicom import load_series, open_folder, pick_series, scan_folder
 from mscc_desktop.core.volume import SeriesInfo
 from mscc_desktop.inference import backends
-from mscc_desktop.inference.fake_backend import FakeBackend
 from mscc_desktop.storage.records import StudyStatus
 from tests.factories.dicom_factory import rewrite, series_info, strip_uids, write_series
+from tests.factories.fake_backend import FakeBackend
 from tests.factories.model_settings import FAKE_SETTINGS
 from tests.inference.phantoms import phantom_slice
 
