@@ -266,7 +266,8 @@ def adapt_model(
     new_id = model_id or f"{base.model_id}-site"
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
     who = user or getpass.getuser()
-    adaptation = {
+    n_held_out = len({patients.get(f.name, f.name) for f in held_out})
+    adaptation: dict[str, Any] = {
         "base_model": base.model_id,
         "base_version": base.version,
         "base_sha256": base.model_sha256,
@@ -275,8 +276,7 @@ def adapt_model(
         "note": plan.note,
         "date": now,
         "user": who,
-        "patients": {"adapt": n_patients - len({patients.get(f.name, f.name) for f in held_out}),
-                     "held_out": len({patients.get(f.name, f.name) for f in held_out})},
+        "patients": {"adapt": n_patients - n_held_out, "held_out": n_held_out},
         "studies": {"adapt": len(adapt_folders), "held_out": len(held_out)},
         "adapt_slices_by_group": counts,
         "temperature_fit": {"nll_before": fit.nll_before, "nll_after": fit.nll_after},
@@ -330,7 +330,7 @@ def adapt_model(
         adapted=adapted_figures,
         offered=not reasons,
         reasons=reasons,
-        n_adapt_patients=adaptation["patients"]["adapt"],  # type: ignore[index]
-        n_held_out_patients=adaptation["patients"]["held_out"],  # type: ignore[index]
+        n_adapt_patients=n_patients - n_held_out,
+        n_held_out_patients=n_held_out,
         slices_by_group=counts,
     )

@@ -259,7 +259,9 @@ def correlated_noise(
             -((fy / (np.float32(2.5) * f0)) ** 2)
         )
         gain = np.sqrt((1.0 - streak) * gain * gain + streak * 6.0 * elongated * elongated)
-    noise = scipy.fft.irfft2(scipy.fft.rfft2(white) * gain, s=shape).astype(np.float32)
+    noise: npt.NDArray[np.float32] = scipy.fft.irfft2(
+        scipy.fft.rfft2(white) * gain, s=shape
+    ).astype(np.float32)
     noise /= np.float32(max(float(noise.std()), 1e-6))
     return noise
 

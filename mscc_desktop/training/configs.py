@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 _T = TypeVar("_T")
 
@@ -296,7 +299,8 @@ def with_overrides(config: _ConfigT, overrides: Mapping[str, str]) -> _ConfigT:
     top: dict[str, Any] = {}
     optimiser: dict[str, Any] = {}
     for key, text in overrides.items():
-        target, table, name = config, top, key
+        target: DataclassInstance = config
+        table, name = top, key
         if key.startswith("optimiser."):
             target, table, name = config.optimiser, optimiser, key.split(".", 1)[1]
         known = {f.name: f for f in fields(target) if f.name not in ("feature_dim", "name")}

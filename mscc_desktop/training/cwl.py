@@ -120,7 +120,7 @@ class CWLGrader(nn.Module):
         n, k, s1, s2 = crops.shape
         self._route(chosen)
         window_major = crops.transpose(0, 1).reshape(k * n, 1, s1, s2)
-        maps = self.backbone(window_major)
+        maps: Tensor = self.backbone(window_major)
         pooled = maps.mean(dim=(2, 3))  # (k·N, F)
         return pooled.reshape(k, n, -1).transpose(0, 1)
 

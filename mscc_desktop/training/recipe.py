@@ -394,7 +394,7 @@ def final_model(s: RecipeSettings, runs: Path, real: Path, clock: Clock) -> dict
     phantom = evaluate_model_folder(s.out, s.work / "test", thresholds=thresholds)
     clock.record("evaluate on the phantom test set", wall, cpu)
 
-    patients = {}
+    patients: dict[str, dict[str, Any]] = {}
     for folder in find_studies(real):
         info = study_info(folder)
         entry = patients.setdefault(

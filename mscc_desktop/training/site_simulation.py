@@ -65,6 +65,7 @@ def scripted_review(
                 real = _truth_group(
                     [truth[s.sop_instance_uid] for s in slices if s.sop_instance_uid in truth]
                 )
+                group: GradeGroup | None
                 if real is GradeGroup.NORMAL:
                     decision, group = storage.ReviewDecision.REJECT, None
                 elif real is lesion.group:

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -211,7 +212,8 @@ def _train(
     )
     if average is not None and checkpoint is not None and "training_model" in checkpoint:
         average.load(checkpoint["model"], int(checkpoint["averaged_updates"]))
-    used = model if average is None else average.module
+    # The averaged network is a copy of the trained one: same class (WeightAverage.module).
+    used = model if average is None else cast(CWLGrader, average.module)
     net = distributed.wrap_model(model, context)
     optimizer = build_optimizer(
         model.backbone_parameters(),

@@ -15,8 +15,6 @@ weights do not linger in the average for hundreds of steps.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
@@ -39,7 +37,11 @@ class WeightAverage:
         self.decay = float(decay)
         self._step_decay = self.decay
 
-        def ema(averaged: list[torch.Tensor], current: list[torch.Tensor], _count: Any) -> None:
+        def ema(
+            averaged: list[torch.Tensor] | tuple[torch.Tensor, ...],
+            current: list[torch.Tensor] | tuple[torch.Tensor, ...],
+            _count: torch.Tensor | int,
+        ) -> None:
             # Grouped by dtype: float tensors move towards the model, counters (BN's
             # num_batches_tracked) are copied.
             if averaged and averaged[0].is_floating_point():
