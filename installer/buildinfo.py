@@ -47,7 +47,7 @@ def verified_models(folders: Sequence[Path]) -> list[dict[str, str]]:
     ValueError
         A folder's name differs from its model id (the app finds models by folder name).
     """
-    from mscc_desktop.inference.manifest import load_model_folder
+    from mscc_desktop.inference.model_folder import load_model_folder
 
     found: list[dict[str, str]] = []
     for folder in folders:

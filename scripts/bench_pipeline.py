@@ -296,10 +296,10 @@ def child_baseline(args: argparse.Namespace) -> dict[str, Any]:
 
     from mscc_desktop.core.findings import Box, classify
     from mscc_desktop.core.windows import window_stack
-    from mscc_desktop.inference.backend import fuse_windows
     from mscc_desktop.inference.backends import physical_cores, resolve_model
     from mscc_desktop.inference.pipeline import ModelSettings
     from mscc_desktop.inference.preprocess import detector_input, grader_input
+    from mscc_desktop.inference.probabilities import fuse_windows
 
     volume, load_s = _load_volume(Path(args.study))
     start = time.perf_counter()

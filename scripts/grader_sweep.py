@@ -122,7 +122,7 @@ def _fused(model: Any, crops: np.ndarray, device: Any) -> np.ndarray:
     """Average-fused probabilities ``(N, 3)`` of crops ``(N, W, S, S)``."""
     import torch
 
-    from mscc_desktop.inference.backend import fuse_windows
+    from mscc_desktop.inference.probabilities import fuse_windows
 
     out = []
     with torch.inference_mode():

@@ -3,178 +3,25 @@
     python scripts/level_accuracy.py [--phantoms 12] [--first-seed 1000] [--matrix 256]
                                      [--real ../shared/data] [--no-real]
 
-Phantoms: studies drawn by the generator (``synth.sampling.sample_study``, C7 to L3 by
-default, every slice spacing the generator draws) rendered at ``--matrix``; the canal
-centreline comes from the phantom's true canal boxes, so the figure measures the level
-estimator, not the detector. A slice in a disc (truth ``"T6/T7"``) counts as correct when the
-estimate is either neighbour.
-
-Real CT: every series in the folders of ``tests/data/vertebral_levels/*.json`` (levels read
-by eye on some slices of each, keyed by slice position z; see ``docs/VERTEBRAL_LEVELS.md``),
-with the hand-checked canal boxes of ``tests/data/real_canal_boxes`` as the centreline,
-scored on the labelled slices.
-
-For each set: slices correct, off by one level, off by more, not estimated (beyond the
-levels the estimate extends to) and unsure (the study was refused), as shares of all slices;
-and accuracy over the slices that were given a level.
+The measurement is :mod:`mscc_desktop.evaluation.level_accuracy` (its docstring says what
+is scored); this script finds the repository's reference levels and canal boxes, prints
+each case and the summary.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-from mscc_desktop.core.errors import UnusableSeriesError
-from mscc_desktop.core.findings import SliceResult
-from mscc_desktop.core.spine.centreline import centreline_from_centres, centreline_from_results
-from mscc_desktop.core.spine.level_estimate import estimate_levels
-from mscc_desktop.core.spine.levels import LevelEstimate
-from mscc_desktop.core.vertebral_levels import LEVEL_RANK
-from mscc_desktop.core.volume import Volume
-from mscc_desktop.synth import generate_study
-from mscc_desktop.synth.params import GeneratorConfig
-from mscc_desktop.synth.sampling import sample_study
-from mscc_desktop.synth.study_volume import study_volume, truth_canal_centres, truth_levels
+from mscc_desktop.evaluation.level_accuracy import run_phantoms, run_real
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = ROOT / "tests" / "data" / "vertebral_levels"
 CANAL_BOXES = ROOT / "tests" / "data" / "real_canal_boxes"
-
-
-@dataclass
-class Tally:
-    counts: Counter[str]
-
-    def add(self, estimate: LevelEstimate, truths: Sequence[str | None]) -> None:
-        for estimated, truth in zip(estimate.levels, truths, strict=True):
-            if truth is None:
-                continue
-            self.counts[outcome(estimated, truth, estimate.proposed)] += 1
-
-    def line(self, name: str) -> str:
-        total = sum(self.counts.values())
-        given = self.counts["correct"] + self.counts["off_by_one"] + self.counts["off_more"]
-
-        def share(key: str) -> str:
-            return f"{100.0 * self.counts[key] / max(total, 1):.1f} % ({self.counts[key]})"
-
-        return (
-            f"{name}: {total} slices | correct {share('correct')} | off by one "
-            f"{share('off_by_one')} | off by more {share('off_more')} | not estimated "
-            f"{share('not_estimated')} | unsure {share('unsure')} | correct of those given a "
-            f"level {100.0 * self.counts['correct'] / max(given, 1):.1f} %"
-        )
-
-
-def outcome(estimated: str | None, truth: str, proposed: bool) -> str:
-    """'correct', 'off_by_one', 'off_more', 'not_estimated' or 'unsure' for one slice."""
-    if not proposed:
-        return "unsure"
-    if estimated is None:
-        return "not_estimated"
-    allowed = [LEVEL_RANK[name] for name in truth.split("/")]
-    distance = min(abs(LEVEL_RANK[estimated] - rank) for rank in allowed)
-    return "correct" if distance == 0 else "off_by_one" if distance == 1 else "off_more"
-
-
-def phantom_case(seed: int, matrix: int) -> tuple[LevelEstimate, list[str], str]:
-    params = sample_study(seed, GeneratorConfig(matrix=matrix))
-    study = generate_study(params, workers=1)
-    volume = study_volume(study)
-    line = centreline_from_centres(volume, truth_canal_centres(study))
-    estimate = estimate_levels(volume, line)
-    truths = truth_levels(study)
-    scan = params.scan
-    about = f"{scan.n_slices} slices at {scan.slice_spacing_mm:g} mm, {truths[0]}..{truths[-1]}"
-    return estimate, truths, about
-
-
-def run_phantoms(count: int, first_seed: int, matrix: int) -> Tally:
-    tally = Tally(Counter())
-    for seed in range(first_seed, first_seed + count):
-        start = time.perf_counter()
-        estimate, truths, about = phantom_case(seed, matrix)
-        case = Tally(Counter())
-        case.add(estimate, truths)
-        tally.add(estimate, truths)
-        took = time.perf_counter() - start
-        print(f"  seed {seed} ({about}, {took:.1f} s): {estimate.status}; {estimate.reason}")
-        print("    " + case.line("this phantom"))
-    return tally
-
-
-def run_real(data_root: Path, *, detector: str | None = None) -> list[tuple[str, Tally]]:
-    """Every series in each reference's folder, scored on the slices the reference labels.
-
-    The centreline comes from the hand-checked canal boxes, or with ``detector`` (a model id
-    or folder, "" for the default model) from that model's boxes, as in the app.
-    """
-    from mscc_desktop.core.dicom import load_series, scan_folder
-    from mscc_desktop.evaluation.real_canal import labelled_real_slices
-
-    analyse = None if detector is None else _detector(detector)
-
-    boxes = {s.dicom_path.resolve(): s.box for s in labelled_real_slices(CANAL_BOXES, data_root)}
-    results = []
-    for reference_file in sorted(REFERENCE_DIR.glob("*.json")):
-        reference = json.loads(reference_file.read_text(encoding="utf-8"))
-        labelled = {float(z): level for z, level in reference["levels_by_z_mm"].items()}
-        for entry in scan_folder(data_root / reference["folder"]).series:
-            if len(entry.frames) < 10:
-                continue
-            volume = load_series(entry)
-            if analyse is not None:
-                try:
-                    line = centreline_from_results(volume, analyse(volume))
-                except UnusableSeriesError as error:
-                    print(f"  {reference_file.stem}: no centreline: {error}")
-                    continue
-            else:
-                centres: list[tuple[float, float] | None] = []
-                for path in volume.source_files:
-                    box = boxes.get(Path(path).resolve())
-                    centres.append(None if box is None else (box.centre[1], box.centre[0]))
-                line = centreline_from_centres(volume, centres)
-            estimate = estimate_levels(volume, line)
-            truths = [reference_level(labelled, float(z)) for z in volume.z_mm]
-            tally = Tally(Counter())
-            tally.add(estimate, truths)
-            label = f"{reference_file.stem} {entry.info.convolution_kernel or ''}".strip()
-            print(f"  {label}: {estimate.status}; {estimate.reason}")
-            results.append((label, tally))
-    return results
-
-
-def _detector(model: str) -> Callable[[Volume], Sequence[SliceResult]]:
-    from mscc_desktop.inference.backends import create_backend, load_model_settings
-    from mscc_desktop.inference.pipeline import analyse_volume
-
-    settings = load_model_settings(model or None)
-    backend = create_backend(settings)
-    print(f"  canal boxes from {settings.model_id} {settings.model_version} ({backend.device})")
-
-    def analyse(volume: Volume) -> Sequence[SliceResult]:
-        findings = analyse_volume(volume, backend, settings).findings
-        return findings.slices if findings is not None else ()
-
-    return analyse
-
-
-def reference_level(labelled: dict[float, str], z_mm: float) -> str | None:
-    """The level read for the slice at ``z_mm`` (within 0.5 mm), or None if not labelled."""
-    for z, level in labelled.items():
-        if abs(z - z_mm) <= 0.5:
-            return level
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,13 +43,21 @@ def main(argv: list[str] | None = None) -> int:
     lines = []
     if args.phantoms:
         print(f"Phantoms ({args.phantoms}, seeds from {args.first_seed}, {args.matrix}²):")
-        lines.append(run_phantoms(args.phantoms, args.first_seed, args.matrix).line("phantoms"))
+        lines.append(
+            run_phantoms(args.phantoms, args.first_seed, args.matrix, say=print).line("phantoms")
+        )
     if not args.no_real and args.real.is_dir():
         print("Real CT:")
         source = "hand-checked boxes" if args.detector is None else "detector boxes"
         lines.extend(
             tally.line(f"{label} [{source}]")
-            for label, tally in run_real(args.real, detector=args.detector)
+            for label, tally in run_real(
+                args.real,
+                reference_dir=REFERENCE_DIR,
+                canal_boxes=CANAL_BOXES,
+                detector=args.detector,
+                say=print,
+            )
         )
     print("\nSummary")
     for line in lines:

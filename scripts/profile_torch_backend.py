@@ -68,10 +68,10 @@ def main() -> int:
 
     from mscc_desktop.core.findings import Box
     from mscc_desktop.inference.backends import load_model_settings
+    from mscc_desktop.inference.backends.torch import TorchBackend
+    from mscc_desktop.inference.backends.torch_preprocess import TorchPreprocessor
     from mscc_desktop.inference.pipeline import _prepare, analyse_volume
     from mscc_desktop.inference.preprocess import NUMPY_PREPROCESSOR, grader_input
-    from mscc_desktop.inference.torch_backend import TorchBackend
-    from mscc_desktop.inference.torch_preprocess import TorchPreprocessor
     from mscc_desktop.training.detector_export import CanalDetector
     from mscc_desktop.training.engine import load_checkpoint
     from mscc_desktop.training.networks import build_detector

@@ -99,8 +99,8 @@ class GroundTruthAnalyser:
         return self._info
 
     def analyse(self, volume, *, high_threshold, progress, cancel):  # type: ignore[no-untyped-def]
-        from mscc_desktop.inference.fake_backend import FakeBackend
         from mscc_desktop.inference.pipeline import analyse_volume
+        from tests.factories.fake_backend import FakeBackend
 
         table = {
             GradeGroup.NORMAL: (0.95, 0.04, 0.01),

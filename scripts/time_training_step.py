@@ -159,7 +159,7 @@ def time_export(name: str, *, batch: int, repeats: int) -> None:
 
     import numpy as np
 
-    from mscc_desktop.inference.onnx_backend import OnnxBackend
+    from mscc_desktop.inference.backends.onnx import OnnxBackend
     from mscc_desktop.training.engine import save_checkpoint
     from mscc_desktop.training.export import export_model
 

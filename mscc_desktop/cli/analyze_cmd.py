@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from mscc_desktop.core.dicom import SeriesEntry, StudyEntry
     from mscc_desktop.core.volume import Volume
-    from mscc_desktop.inference.backend import InferenceBackend
+    from mscc_desktop.inference.backends.base import InferenceBackend
     from mscc_desktop.inference.pipeline import ModelSettings
 
 EPILOG = """\

@@ -183,7 +183,7 @@ def _write_manifest(report: EvaluationReport, args: argparse.Namespace) -> None:
     """Merge the model's summary into its manifest (other evaluation entries are kept)."""
     from mscc_desktop.evaluation.manifest_block import reader_summary
     from mscc_desktop.inference.backends import resolve_model
-    from mscc_desktop.inference.manifest import update_model_folder
+    from mscc_desktop.inference.model_folder import update_model_folder
 
     manifest = resolve_model(args.model_id)
     assert manifest.folder is not None

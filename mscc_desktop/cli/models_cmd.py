@@ -19,7 +19,7 @@ from mscc_desktop.core.config import (
     models_dir,
     site_models_dir,
 )
-from mscc_desktop.inference.manifest import InstalledModel, list_models
+from mscc_desktop.inference.model_folder import InstalledModel, list_models
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ when the command runs, so the rest of the CLI never imports torch. Multi-GPU (or
 CPU) training: ``torchrun --nproc-per-node=N -m mscc_desktop train grader ...``.
 
 Defaults are the chosen config's (``paper``: the published optimiser settings; ``compact``: the
-CPU recipe, see ``mscc_desktop/training/README.md``); every option below overrides them.
+CPU recipe, see ``docs/TRAINING.md``); every option below overrides them.
 Exit codes: 0 trained, 1 error (bad data, missing torch), 130 cancelled.
 """
 

@@ -7,15 +7,13 @@ built from, the tool versions, and the id, version and sha256 of every model it 
 the bundle was built with, so a support call can tell at a glance which build and which
 model produced a result.
 
-Nothing here loads a network-facing library or a GPU runtime: ONNX Runtime is asked for
-its version and providers only (cheap), torch is looked up without importing it.
+Nothing here loads a network-facing library or a GPU runtime: inference asks ONNX Runtime
+for its version and providers only (cheap) and looks torch up without importing it.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import platform
 import sys
 from collections.abc import Mapping
@@ -119,28 +117,15 @@ def _build_lines(info: BuildInfo | None) -> list[str]:
 
 
 def _runtime_line() -> str:
-    # ONNX Runtime's telemetry client starts on import unless this is set first (it would
-    # queue events under ~/.cache and later try to post them): see
-    # installer/rthooks/pyi_rth_mscc_offline.py.
-    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return "inference: ONNX Runtime not installed"
-    providers = [p.removesuffix("ExecutionProvider") for p in ort.get_available_providers()]
-    cuda = (
-        "CUDA provider present (used when a GPU, its driver and CUDA/cuDNN libraries are found)"
-        if "CUDA" in providers
-        else "CPU only"
-    )
-    torch = "available" if importlib.util.find_spec("torch") is not None else "not installed"
-    return f"inference: ONNX Runtime {ort.__version__}, {cuda}; torch backend {torch}"
+    from mscc_desktop.inference.backends import runtimes_description
+
+    return f"inference: {runtimes_description()}"
 
 
 def _model_lines(info: BuildInfo | None) -> list[str]:
     from mscc_desktop.core.errors import ModelIntegrityError
-    from mscc_desktop.inference.manifest import (
-        MANIFEST_NAME,
+    from mscc_desktop.inference.manifest import MANIFEST_NAME
+    from mscc_desktop.inference.model_folder import (
         default_model_folder,
         describe_default_model,
         load_model_folder,

@@ -6,7 +6,7 @@ ICML 2017), fitted on the calibration studies by minimising the negative log-lik
 their true classes. T > 1 softens over-confident probabilities, T < 1 sharpens
 under-confident ones; the most probable class never changes. The model folder records T as
 ``probability_temperature`` and the pipeline applies it
-(:func:`~mscc_desktop.inference.backend.apply_temperature`) before its thresholds, so the
+(:func:`~mscc_desktop.inference.probabilities.apply_temperature`) before its thresholds, so the
 thresholds must be chosen on calibrated probabilities too.
 
 How well a probability means what it says is shown by a reliability diagram: slices binned by
@@ -42,7 +42,7 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy.optimize import minimize_scalar
 
 from mscc_desktop.core.grades import GROUP_ORDER, GradeGroup
-from mscc_desktop.inference.backend import MAX_TEMPERATURE, MIN_TEMPERATURE, apply_temperature
+from mscc_desktop.inference.probabilities import MAX_TEMPERATURE, MIN_TEMPERATURE, apply_temperature
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -25,7 +25,7 @@ from mscc_desktop.core.labels import read_voc
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.core.windows import window_stack
-from mscc_desktop.inference.backend import FloatArray, InferenceBackend
+from mscc_desktop.inference.backends.base import FloatArray, InferenceBackend
 from mscc_desktop.inference.manifest import ModelManifest
 from mscc_desktop.inference.model_settings import ModelSettings
 from mscc_desktop.inference.pipeline import analyse_volume

@@ -16,7 +16,8 @@ from typing import Any
 
 from mscc_desktop.core.config import DEFAULT_MODEL_ID
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
-from mscc_desktop.inference.manifest import ModelManifest, list_models
+from mscc_desktop.inference.manifest import ModelManifest
+from mscc_desktop.inference.model_folder import list_models
 from mscc_desktop.workflow.site_data import SiteDataSummary
 
 # Guard-rail figures of ``adapt`` (its Figures.as_dict keys), in the order shown.

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from mscc_desktop.core.findings import Thresholds
 from mscc_desktop.core.windows import PAPER_WINDOWS, WINDOW_ORDER, Window, WindowPreset
-from mscc_desktop.inference.backend import MAX_TEMPERATURE, MIN_TEMPERATURE
 from mscc_desktop.inference.manifest import ModelManifest
+from mscc_desktop.inference.probabilities import MAX_TEMPERATURE, MIN_TEMPERATURE
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ class ModelSettings:
 
     @classmethod
     def from_manifest(cls, manifest: ModelManifest) -> ModelSettings:
-        """The settings of a verified model folder (:func:`~.manifest.load_model_folder`)."""
+        """The settings of a verified model folder (:func:`~.model_folder.load_model_folder`)."""
         return cls(
             model_id=manifest.model_id,
             model_version=manifest.version,

@@ -39,12 +39,7 @@ from mscc_desktop.core.notices import Notice, NoticeCode
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.core.windows import WindowPreset
-from mscc_desktop.inference.backend import (
-    FloatArray,
-    InferenceBackend,
-    apply_temperature,
-    fuse_windows,
-)
+from mscc_desktop.inference.backends.base import FloatArray, InferenceBackend
 from mscc_desktop.inference.checks import check_volume, refusal_notices
 from mscc_desktop.inference.manifest import ModelManifest
 from mscc_desktop.inference.model_settings import ModelSettings, model_settings
@@ -54,6 +49,7 @@ from mscc_desktop.inference.preprocess import (
     PreparedBatch,
     SquareFit,
 )
+from mscc_desktop.inference.probabilities import apply_temperature, fuse_windows
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,9 @@ Grader input
 Where it runs
     :class:`NumpyPreprocessor` is the reference and what every CPU backend uses. A GPU
     backend may offer its own :class:`BatchPreprocessor` that computes the same inputs where
-    its networks run (:class:`~mscc_desktop.inference.torch_preprocess.TorchPreprocessor`), so
-    that only int16 HU go to the device; it must match the reference to float rounding.
+    its networks run
+    (:class:`~mscc_desktop.inference.backends.torch_preprocess.TorchPreprocessor`), so that
+    only int16 HU go to the device; it must match the reference to float rounding.
 """
 
 from __future__ import annotations

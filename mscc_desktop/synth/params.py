@@ -187,7 +187,7 @@ class PatientParams:
     # Heterogeneity of everything inside the canal (sac, cord, fat and tumour alike): blotches
     # and streaks across the canal from partial volume, veins, roots and the bony ring.
     # Real canals vary about twice as much from row to row and column to column as the
-    # phantoms' (training README, E22). 0 in generator 1.2.
+    # phantoms' (docs/TRAINING_EXPERIMENTS.md, E22). 0 in generator 1.2.
     canal_mottle_hu: float = 0.0
     canal_streak_hu: float = 0.0
 

@@ -42,7 +42,8 @@ from mscc_desktop.training.study_reader import find_studies, load_study_and_volu
 logger = logging.getLogger(__name__)
 
 # The recipe's threshold rule: the most specific P(high) threshold that keeps this per-image
-# high-grade sensitivity on the calibration set (an owner's choice; see the training README).
+# high-grade sensitivity on the calibration set (an owner's choice; see
+# docs/TRAINING_EXPERIMENTS.md).
 DEFAULT_MIN_SENSITIVITY = 0.97
 
 
@@ -78,7 +79,7 @@ class Predictions:
     def calibrated(self, temperature: float) -> Predictions:
         """The same slices with their probabilities temperature-scaled (as the app's pipeline
         does with the manifest's temperature); slices without a grade stay NaN."""
-        from mscc_desktop.inference.backend import apply_temperature
+        from mscc_desktop.inference.probabilities import apply_temperature
 
         probabilities = self.probabilities.copy()
         finite = np.isfinite(probabilities).all(axis=1)

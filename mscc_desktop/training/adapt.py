@@ -287,7 +287,7 @@ def adapt_model(
     then holds every patient out in turn.
     """
     from mscc_desktop.inference.backends import resolve_model
-    from mscc_desktop.inference.manifest import load_model_folder, write_model_folder
+    from mscc_desktop.inference.model_folder import load_model_folder, write_model_folder
 
     base = resolve_model(Path(base_dir))
     assert base.folder is not None

@@ -141,9 +141,16 @@ def refit_statistics(
     return {"bn_sets": len(bns), "slices": len(samples), "prototypes": moved}
 
 
+def _last_stage(grader: CWLGrader) -> nn.Module:
+    stage = getattr(grader.backbone, "layer4", None)
+    if not isinstance(stage, nn.Module):
+        raise TypeError("the grader's backbone has no last residual stage (layer4)")
+    return stage
+
+
 def _freeze_all_but_last_stage(grader: CWLGrader) -> list[nn.Parameter]:
     trainable = set()
-    for module in (grader.backbone.layer4, grader.head):
+    for module in (_last_stage(grader), grader.head):
         for param in module.parameters():
             trainable.add(id(param))
     params = []
@@ -158,7 +165,7 @@ def _freeze_all_but_last_stage(grader: CWLGrader) -> list[nn.Parameter]:
 def _train_mode_last_stage(grader: CWLGrader) -> None:
     """Eval mode everywhere (frozen BN statistics) except the last stage's BN sets."""
     grader.eval()
-    grader.backbone.layer4.train()
+    _last_stage(grader).train()
 
 
 def fine_tune_last_stage(

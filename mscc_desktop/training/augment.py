@@ -137,8 +137,8 @@ class CanalNoiseAugment:
     be noisier than the soft tissue outside. A plain SD inside the canal first suggested that
     the real check slices were much noisier than the phantoms. A structure-robust estimate
     later showed they are not (``scripts/real_false_positives.py``), and E19, which trained
-    with this preset, did not help (training README). The noise fills an ellipse 1.3 times
-    the canal box, with a soft edge.
+    with this preset, did not help (docs/TRAINING_EXPERIMENTS.md). The noise fills an ellipse
+    1.3 times the canal box, with a soft edge.
     """
 
     probability: float = 0.6
@@ -221,7 +221,7 @@ AUGMENTATIONS: dict[str, Augmentation] = {
         _SOFT, GeometricAugment(), elastic=ElasticAugment(), canal_flatten=CanalFlattenAugment()
     ),
     # E21: E18, E19 and E20 together. Each lowered P(high) of the real canals called most
-    # confidently high, but not the count above the threshold (training README).
+    # confidently high, but not the count above the threshold (docs/TRAINING_EXPERIMENTS.md).
     "ct_shape_soft_composite": Augmentation(
         _SOFT,
         GeometricAugment(),
@@ -259,7 +259,9 @@ def correlated_noise(
             -((fy / (np.float32(2.5) * f0)) ** 2)
         )
         gain = np.sqrt((1.0 - streak) * gain * gain + streak * 6.0 * elongated * elongated)
-    noise = scipy.fft.irfft2(scipy.fft.rfft2(white) * gain, s=shape).astype(np.float32)
+    noise: npt.NDArray[np.float32] = scipy.fft.irfft2(
+        scipy.fft.rfft2(white) * gain, s=shape
+    ).astype(np.float32)
     noise /= np.float32(max(float(noise.std()), 1e-6))
     return noise
 

@@ -104,7 +104,8 @@ class ResNetBody(nn.Module):
         x = self.layer1(x)
         x = self.layer2(x)
         x = self.layer3(x)
-        return self.layer4(x)
+        out: Tensor = self.layer4(x)
+        return out
 
 
 def build_body(arch: str, *, in_channels: int = 3) -> ResNetBody:

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mscc_desktop.core.errors import MsccError
 from mscc_desktop.training.engine import TrainOptions
 from mscc_desktop.training.export import ExportCheckError, export_model
+
+if TYPE_CHECKING:
+    from mscc_desktop.training.train_detector import DetectorRun
+    from mscc_desktop.training.train_grader import GraderRun
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +27,7 @@ __all__ = ["TrainOptions", "run_export", "run_training"]
 
 def run_training(network: str, options: TrainOptions) -> bool:
     """Train ``network`` (``detector`` or ``grader``); ``True`` when a best checkpoint exists."""
+    train: Callable[[TrainOptions], DetectorRun | GraderRun]
     if network == "detector":
         from mscc_desktop.training.train_detector import train_detector as train
     elif network == "grader":

@@ -3,7 +3,7 @@
 ``paper`` is Hallinan et al. 2023: Faster R-CNN ResNet50-FPN on 512² slices and a ResNeXt50-32x4d
 CWL grader on 224² crops, trained with the paper's optimiser settings. ``compact`` is what we ship
 for CPU workstations; its sizes were chosen with ``scripts/time_training_step.py`` (see the
-numbers in ``mscc_desktop/training/README.md``). ``tiny`` exists for tests only: it trains in
+numbers in ``docs/TRAINING_EXPERIMENTS.md``). ``tiny`` exists for tests only: it trains in
 seconds and is never shipped.
 
 Optimiser defaults differ for ``compact`` on purpose: the paper fine-tuned ImageNet weights (tiny
@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 _T = TypeVar("_T")
 
@@ -200,8 +203,8 @@ _COMPACT_GRADER = replace(
     name="compact",
     arch="resnet18_w32",
     crop_size=112,
-    # Sim-to-real (training README, E7): a tighter crop around the canal (less of the bony
-    # frame, which phantoms draw thicker than real vertebrae) and the shape/soft-kernel
+    # Sim-to-real (docs/TRAINING_EXPERIMENTS.md, E7): a tighter crop around the canal (less of
+    # the bony frame, which phantoms draw thicker than real vertebrae) and the shape/soft-kernel
     # augmentation. Against E5's settings, the recipe run E7 raised test AC1 0.83 -> 0.86 and
     # cut real-CT false high-grade calls 17 -> 9 of 28 (the GPU sweep had 12 -> 0).
     crop_margin=0.25,
@@ -296,7 +299,8 @@ def with_overrides(config: _ConfigT, overrides: Mapping[str, str]) -> _ConfigT:
     top: dict[str, Any] = {}
     optimiser: dict[str, Any] = {}
     for key, text in overrides.items():
-        target, table, name = config, top, key
+        target: DataclassInstance = config
+        table, name = top, key
         if key.startswith("optimiser."):
             target, table, name = config.optimiser, optimiser, key.split(".", 1)[1]
         known = {f.name: f for f in fields(target) if f.name not in ("feature_dim", "name")}

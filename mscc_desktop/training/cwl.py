@@ -10,7 +10,7 @@ Hallinan et al. 2023 (see ``../shared/PAPER_NOTES.md``):
   ``λ = 0.5``, computed per window on equal-size per-window batches and summed
   (:func:`cwl_loss`);
 * inference: every available window through its own BN set, softmax per window; the average
-  fusion happens outside the network (:func:`mscc_desktop.inference.backend.fuse_windows`).
+  fusion happens outside the network (:func:`mscc_desktop.inference.probabilities.fuse_windows`).
 
 Layout: the grader takes ``(N, k, S, S)`` crops (one channel per window) and the indices of the
 ``k`` windows they are in (all ``W`` by default). Internally the batch is window-major,
@@ -120,7 +120,7 @@ class CWLGrader(nn.Module):
         n, k, s1, s2 = crops.shape
         self._route(chosen)
         window_major = crops.transpose(0, 1).reshape(k * n, 1, s1, s2)
-        maps = self.backbone(window_major)
+        maps: Tensor = self.backbone(window_major)
         pooled = maps.mean(dim=(2, 3))  # (k·N, F)
         return pooled.reshape(k, n, -1).transpose(0, 1)
 

@@ -79,7 +79,8 @@ def as_int16_hu(hu: npt.NDArray[np.generic]) -> npt.NDArray[np.int16]:
     """HU as int16 (rounded and clipped): the cache format, half the bytes of float32."""
     if hu.dtype == np.int16:
         return np.ascontiguousarray(hu)  # type: ignore[return-value]
-    return np.clip(np.rint(hu), -32768, 32767).astype(np.int16)
+    rounded: npt.NDArray[np.int16] = np.clip(np.rint(hu), -32768, 32767).astype(np.int16)
+    return rounded
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -302,14 +303,16 @@ def grader_crop(
     box = samples.boxes[index]
     size = config.crop_size
     if rng is None:
-        return grader_input(
+        crops = grader_input(
             window_stack(patch)[np.newaxis],
             [box],
             size=size,
             margin=config.crop_margin,
             mean=tuple(mean),
             std=tuple(std),
-        )[0]
+        )
+        crop: npt.NDArray[np.float32] = crops[0]
+        return crop
     aug = augmentation(config.augmentation)
     hu = patch.astype(np.float32)
     if config.rotation_deg > 0 and aug.photometric is not None:

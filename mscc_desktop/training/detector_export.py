@@ -25,6 +25,7 @@ import math
 import torch
 from torch import Tensor, nn
 from torchvision.models.detection import FasterRCNN
+from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.rpn import concat_box_prediction_layers
 from torchvision.ops import box_area, nms, roi_align
 
@@ -42,6 +43,12 @@ def _decoys(like: Tensor) -> Tensor:
 
 class CanalDetector(nn.Module):
     """Batch-first top-1 canal detector built from a trained torchvision ``FasterRCNN``."""
+
+    # Buffers (register_buffer): declared so that they read as tensors, not as
+    # nn.Module.__getattr__'s ``Tensor | Module``.
+    image_mean: Tensor
+    image_std: Tensor
+    anchors: Tensor
 
     def __init__(self, model: FasterRCNN, *, input_size: int) -> None:
         super().__init__()
@@ -73,7 +80,7 @@ class CanalDetector(nn.Module):
         self._setup_geometry(rpn.anchor_generator)
 
     @torch.no_grad()
-    def _setup_geometry(self, anchor_generator: nn.Module) -> None:
+    def _setup_geometry(self, anchor_generator: AnchorGenerator) -> None:
         """Anchors, anchor counts per level and RoI scales are fixed by D: compute them once."""
         was_training = self.backbone.training
         self.backbone.eval()

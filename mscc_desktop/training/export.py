@@ -1,7 +1,7 @@
 """Export trained checkpoints to a model folder (``mscc-desktop export``).
 
 Writes ``detector.onnx`` and ``grader.onnx`` (TorchScript-based ONNX exporter, opset 17, dynamic
-batch; I/O contract in :mod:`mscc_desktop.inference.backend`), optionally ``torch.export``
+batch; I/O contract in :mod:`mscc_desktop.inference.backends.base`), optionally ``torch.export``
 programs (``.pt2``, dynamic batch) for the torch backend, and ``manifest.json`` with checksums
 (:mod:`mscc_desktop.inference.manifest`).
 
@@ -41,8 +41,8 @@ from mscc_desktop.inference.manifest import (
     ModelManifest,
     TrainingData,
     WindowSpec,
-    write_model_folder,
 )
+from mscc_desktop.inference.model_folder import write_model_folder
 from mscc_desktop.training.configs import (
     DETECTOR_CLASSES,
     GraderConfig,
@@ -192,7 +192,7 @@ def store_initializers_fp16(path: Path) -> None:
 def _onnx_backend(detector_path: Path, grader_path: Path) -> Any:
     """The app's own ONNX Runtime CPU backend on the exported files (the check then also
     proves that the backend accepts them; training never imports onnxruntime itself)."""
-    from mscc_desktop.inference.onnx_backend import OnnxBackend
+    from mscc_desktop.inference.backends.onnx import OnnxBackend
 
     return OnnxBackend(detector_path, grader_path, threads=max(1, torch.get_num_threads()))
 

@@ -33,7 +33,7 @@ DETECTOR_IMAGE_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 DETECTOR_IMAGE_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
-def _resnet_fpn(config: DetectorConfig) -> nn.Module:
+def _resnet_fpn(config: DetectorConfig) -> BackboneWithFPN:
     body = build_body(config.backbone)
     out_channels = body.spec.out_channels
     in_channels = [out_channels[k - 1] for k in config.returned_layers]

@@ -305,7 +305,7 @@ def protocol_settings(s: RecipeSettings, runs: Path, real: Path) -> ProtocolSett
 
 def final_model(s: RecipeSettings, runs: Path, real: Path, clock: Clock) -> dict[str, Any]:
     """Fine-tune on every patient but the calibration group, export, calibrate, evaluate."""
-    from mscc_desktop.inference.manifest import update_model_folder
+    from mscc_desktop.inference.model_folder import update_model_folder
     from mscc_desktop.training.acceptance import evaluate_model_folder
 
     groups = s.groups
@@ -395,7 +395,7 @@ def final_model(s: RecipeSettings, runs: Path, real: Path, clock: Clock) -> dict
     phantom = evaluate_model_folder(s.out, s.work / "test", thresholds=thresholds)
     clock.record("evaluate on the phantom test set", wall, cpu)
 
-    patients = {}
+    patients: dict[str, dict[str, Any]] = {}
     for folder in find_studies(real):
         info = study_info(folder)
         entry = patients.setdefault(
@@ -429,7 +429,7 @@ def final_model(s: RecipeSettings, runs: Path, real: Path, clock: Clock) -> dict
 def attach_protocol(out: Path, protocol: dict[str, Any]) -> dict[str, Any]:
     """Record the patient-level protocol's figures in the model's manifest, and the
     plain-language limitation of every figure that misses its target."""
-    from mscc_desktop.inference.manifest import load_model_folder, update_model_folder
+    from mscc_desktop.inference.model_folder import load_model_folder, update_model_folder
 
     evaluation = dict(load_model_folder(out).evaluation)
     evaluation["patient_protocol"] = {
@@ -503,7 +503,7 @@ def run_recipe(s: RecipeSettings) -> dict[str, Any]:
         f"{os.cpu_count()} CPUs; load average {load_start[0]:.1f} at start, "
         f"{os.getloadavg()[0]:.1f} at end"
     )
-    from mscc_desktop.inference.manifest import update_model_folder
+    from mscc_desktop.inference.model_folder import update_model_folder
 
     update_model_folder(s.out, evaluation=evaluation)
     (s.work / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=str) + "\n")

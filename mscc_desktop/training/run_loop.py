@@ -8,10 +8,10 @@ is the same for both and lives once, so resume and checkpoint behaviour cannot d
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
@@ -169,7 +169,9 @@ def epoch_loader(
     if context.distributed:
         sampler = DistributedSampler(dataset, seed=options.seed, drop_last=True)
     else:
-        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(options.seed))
+        # torch types Dataset without __len__; every dataset given here has one.
+        sized = cast(Sized, dataset)
+        sampler = RandomSampler(sized, generator=torch.Generator().manual_seed(options.seed))
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
@@ -215,7 +217,7 @@ def optimiser_step(
 ) -> None:
     """Backward, optional gradient clipping, step."""
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
     if grad_clip_norm:
         torch.nn.utils.clip_grad_norm_(parameters, grad_clip_norm)
     optimizer.step()

@@ -67,6 +67,7 @@ def scripted_review(
                 real = _truth_group(
                     [truth[s.sop_instance_uid] for s in slices if s.sop_instance_uid in truth]
                 )
+                group: GradeGroup | None
                 if real is GradeGroup.NORMAL:
                     decision, group = storage.ReviewDecision.REJECT, None
                 elif real is lesion.group:
@@ -193,7 +194,7 @@ def protocol_base_model(protocol: Path, fold: int, seed: int, out: Path) -> Path
     import torch
 
     from mscc_desktop.core.findings import Thresholds
-    from mscc_desktop.inference.manifest import load_model_folder, write_model_folder
+    from mscc_desktop.inference.model_folder import load_model_folder, write_model_folder
     from mscc_desktop.training.cwl import GraderExport
     from mscc_desktop.training.engine import load_checkpoint
     from mscc_desktop.training.export import round_to_fp16

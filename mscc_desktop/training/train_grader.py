@@ -20,13 +20,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from mscc_desktop.core.tasks import CancelToken, check_cancel
-from mscc_desktop.inference.backend import fuse_windows
+from mscc_desktop.inference.probabilities import fuse_windows
 from mscc_desktop.training import distributed
 from mscc_desktop.training.configs import GraderConfig, grader_config
 from mscc_desktop.training.cwl import CWLGrader, class_weights, cwl_loss
@@ -211,7 +212,8 @@ def _train(
     )
     if average is not None and checkpoint is not None and "training_model" in checkpoint:
         average.load(checkpoint["model"], int(checkpoint["averaged_updates"]))
-    used = model if average is None else average.module
+    # The averaged network is a copy of the trained one: same class (WeightAverage.module).
+    used = model if average is None else cast(CWLGrader, average.module)
     net = distributed.wrap_model(model, context)
     optimizer = build_optimizer(
         model.backbone_parameters(),

@@ -2,7 +2,7 @@
 
 A network trained only on synthetic phantoms is judged on real CT, which lies outside
 everything it saw; there its answers swing between training runs far more than between
-settings (see the training README, E7). Averaging the weights along the end of the
+settings (see docs/TRAINING_EXPERIMENTS.md, E7). Averaging the weights along the end of the
 trajectory lands in a flatter region of the loss, which is known to carry better to shifted
 domains (Izmailov et al. 2018, SWA; Cha et al. 2021, SWAD) and costs nothing at inference.
 
@@ -14,8 +14,6 @@ weights do not linger in the average for hundreds of steps.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 from torch import nn
@@ -39,7 +37,11 @@ class WeightAverage:
         self.decay = float(decay)
         self._step_decay = self.decay
 
-        def ema(averaged: list[torch.Tensor], current: list[torch.Tensor], _count: Any) -> None:
+        def ema(
+            averaged: list[torch.Tensor] | tuple[torch.Tensor, ...],
+            current: list[torch.Tensor] | tuple[torch.Tensor, ...],
+            _count: torch.Tensor | int,
+        ) -> None:
             # Grouped by dtype: float tensors move towards the model, counters (BN's
             # num_batches_tracked) are copied.
             if averaged and averaged[0].is_floating_point():

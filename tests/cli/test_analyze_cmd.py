@@ -14,8 +14,8 @@ from mscc_desktop.cli import EXIT_ERROR, EXIT_NOTHING, EXIT_OK, EXIT_REFUSED, ma
 from mscc_desktop.cli.analyze_cmd import SeriesOutcome, _exit_code
 from mscc_desktop.core.errors import DicomReadError
 from mscc_desktop.inference import backends
-from mscc_desktop.inference.fake_backend import FakeBackend
 from tests.factories.dicom_factory import mr_series, series_info, write_series
+from tests.factories.fake_backend import FakeBackend
 from tests.factories.model_settings import FAKE_SETTINGS
 from tests.inference.conftest import tiny_model_dir, tiny_model_folder  # noqa: F401 (fixtures)
 from tests.inference.phantoms import phantom_slice

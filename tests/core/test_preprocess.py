@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 
 from mscc_desktop.core.findings import Box
-from mscc_desktop.inference.backend import fuse_windows
 from mscc_desktop.inference.preprocess import crop_region, detector_input, grader_input, resample
+from mscc_desktop.inference.probabilities import fuse_windows
 
 
 def test_resample_identity_and_box_downsampling() -> None:

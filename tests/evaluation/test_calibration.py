@@ -18,7 +18,7 @@ from mscc_desktop.evaluation.calibration import (
     negative_log_likelihood,
     reliability_bins,
 )
-from mscc_desktop.inference.backend import MAX_TEMPERATURE, MIN_TEMPERATURE, apply_temperature
+from mscc_desktop.inference.probabilities import MAX_TEMPERATURE, MIN_TEMPERATURE, apply_temperature
 
 F64 = npt.NDArray[np.float64]
 

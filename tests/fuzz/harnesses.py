@@ -101,7 +101,7 @@ def load(data: bytes) -> None:
 
 def manifest(data: bytes) -> None:
     from mscc_desktop.core.errors import ModelIntegrityError
-    from mscc_desktop.inference.manifest import load_model_folder
+    from mscc_desktop.inference.model_folder import load_model_folder
 
     path = _as_file(data, "manifest.json")
     for verify in (False, True):  # the fields' checks, then the files' checksums

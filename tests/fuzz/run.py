@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         import mscc_desktop.core.dicom.load
         import mscc_desktop.core.dicom.scan
         import mscc_desktop.inference.manifest
+        import mscc_desktop.inference.model_folder
         import mscc_desktop.storage.connection  # noqa: F401 - instrumented for coverage
     from tests.fuzz.harnesses import HARNESSES
 

@@ -25,9 +25,9 @@ from mscc_desktop.core.tasks import CancelToken, ProgressFn
 from mscc_desktop.core.volume import SeriesInfo, Volume
 from mscc_desktop.core.windows import WINDOW_ORDER
 from mscc_desktop.gui.services import LoadedSeries, ModelInfo, load_with_fingerprint
-from mscc_desktop.inference.backend import FloatArray
-from mscc_desktop.inference.fake_backend import FakeBackend
+from mscc_desktop.inference.backends.base import FloatArray
 from mscc_desktop.inference.pipeline import analyse_volume
+from tests.factories.fake_backend import FakeBackend
 from tests.factories.model_settings import fake_model_settings
 
 COVERAGE_NOTICE = Notice(

@@ -25,8 +25,8 @@ def tiny_models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ModelManifest,
         TrainingData,
         WindowSpec,
-        write_model_folder,
     )
+    from mscc_desktop.inference.model_folder import write_model_folder
     from tests.inference.tiny_models import DETECTOR_SIZE, GRADER_SIZE
     from tests.inference.tiny_models import write_model_folder as write_networks
 

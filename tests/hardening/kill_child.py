@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from mscc_desktop.inference.fake_backend import FakeBackend
 from tests.factories.dicom_factory import series_info, write_series
+from tests.factories.fake_backend import FakeBackend
 from tests.factories.model_settings import FAKE_SETTINGS
 from tests.inference.phantoms import phantom_slice
 

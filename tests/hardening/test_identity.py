@@ -23,8 +23,8 @@ from mscc_desktop.core.dicom import load_series, open_folder, pick_series, scan_
 from mscc_desktop.core.review import StudyStatus
 from mscc_desktop.core.volume import SeriesInfo
 from mscc_desktop.inference import backends
-from mscc_desktop.inference.fake_backend import FakeBackend
 from tests.factories.dicom_factory import rewrite, series_info, strip_uids, write_series
+from tests.factories.fake_backend import FakeBackend
 from tests.factories.model_settings import FAKE_SETTINGS
 from tests.inference.phantoms import phantom_slice
 

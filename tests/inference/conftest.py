@@ -61,8 +61,8 @@ def tiny_model_folder(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFac
         ModelManifest,
         TrainingData,
         WindowSpec,
-        write_model_folder,
     )
+    from mscc_desktop.inference.model_folder import write_model_folder
     from tests.inference.tiny_models import DETECTOR_SIZE, GRADER_SIZE
 
     folder = tmp_path_factory.mktemp("models") / "tiny-synth"

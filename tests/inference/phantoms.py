@@ -1,7 +1,7 @@
 """Small synthetic volumes for the pipeline tests: a body with a vertebra around a canal.
 
 Each slice is a soft-tissue ellipse in air with a bony ring around a CSF-filled canal (what
-:func:`mscc_desktop.inference.fake_backend.ring_canal` finds). ``fill`` paints enhancing
+:func:`tests.factories.fake_backend.ring_canal` finds). ``fill`` paints enhancing
 tissue (80 HU) into that share of the canal's rows from the front: 0 normal, ~0.35 low,
 1 high for the fake's heuristic grader.
 """

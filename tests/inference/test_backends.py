@@ -110,7 +110,7 @@ def test_importing_the_inference_layer_does_not_import_torch() -> None:
     code = (
         "import sys\n"
         "import mscc_desktop.inference.backends, mscc_desktop.inference.pipeline\n"
-        "import mscc_desktop.inference.torch_backend, mscc_desktop.inference.fake_backend\n"
+        "import mscc_desktop.inference.backends.torch, tests.factories.fake_backend\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

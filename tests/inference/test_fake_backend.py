@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from mscc_desktop.core.windows import window_stack
-from mscc_desktop.inference.fake_backend import FakeBackend, ring_canal
 from mscc_desktop.inference.pipeline import ModelSettings, analyse_volume
 from mscc_desktop.inference.preprocess import detector_input
+from tests.factories.fake_backend import FakeBackend, ring_canal
 from tests.inference.phantoms import canal_box, long_volume, phantom_slice
 
 

@@ -21,6 +21,8 @@ from mscc_desktop.inference.manifest import (
     ModelManifest,
     TrainingData,
     WindowSpec,
+)
+from mscc_desktop.inference.model_folder import (
     describe_default_model,
     list_models,
     load_model_folder,

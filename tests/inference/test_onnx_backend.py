@@ -10,7 +10,7 @@ import pytest
 
 from mscc_desktop.core.errors import ModelIntegrityError
 from mscc_desktop.core.findings import AnalysisStatus
-from mscc_desktop.inference.onnx_backend import OnnxBackend
+from mscc_desktop.inference.backends.onnx import OnnxBackend
 from mscc_desktop.inference.pipeline import ModelSettings, analyse_volume
 from tests.inference.phantoms import phantom_volume
 

@@ -15,8 +15,7 @@ from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.notices import Notice, NoticeCode, Severity
 from mscc_desktop.core.tasks import CancelToken
 from mscc_desktop.core.windows import WINDOW_ORDER, WindowPreset
-from mscc_desktop.inference.backend import FloatArray, apply_temperature
-from mscc_desktop.inference.fake_backend import FakeBackend
+from mscc_desktop.inference.backends.base import FloatArray
 from mscc_desktop.inference.pipeline import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_GPU_BATCH_SIZE,
@@ -26,6 +25,8 @@ from mscc_desktop.inference.pipeline import (
     default_batch_size,
     prep_threads_for,
 )
+from mscc_desktop.inference.probabilities import apply_temperature
+from tests.factories.fake_backend import FakeBackend
 from tests.inference.phantoms import CT_INFO, canal_box, long_volume, phantom_volume
 
 NORMAL = (0.9, 0.05, 0.05)

@@ -17,7 +17,7 @@ from mscc_desktop.inference.pipeline import ModelSettings
 
 torch = pytest.importorskip("torch")
 
-from mscc_desktop.inference.torch_backend import TorchBackend, _load_module  # noqa: E402
+from mscc_desktop.inference.backends.torch import TorchBackend, _load_module  # noqa: E402
 
 
 class _MakesTensors(torch.nn.Module):

@@ -23,8 +23,8 @@ from tests.inference.phantoms import phantom_volume
 
 torch = pytest.importorskip("torch")
 
-from mscc_desktop.inference.torch_backend import TorchBackend  # noqa: E402
-from mscc_desktop.inference.torch_preprocess import TorchPreprocessor  # noqa: E402
+from mscc_desktop.inference.backends.torch import TorchBackend  # noqa: E402
+from mscc_desktop.inference.backends.torch_preprocess import TorchPreprocessor  # noqa: E402
 
 DEVICE = os.environ.get("MSCC_TEST_TORCH_DEVICE", "cpu")
 WINDOWS = tuple(PAPER_WINDOWS.values())

@@ -168,7 +168,7 @@ def test_bundle_carries_no_torch_and_everything_it_needs(bundle: Bundle) -> None
 
     modules = build_installer.bundled_modules(bundle.executable)
     assert "mscc_desktop.gui.app" in modules and "mscc_desktop.cli.analyze_cmd" in modules
-    assert "mscc_desktop.inference.torch_backend" in modules  # present, fails gracefully
+    assert "mscc_desktop.inference.backends.torch" in modules  # present, fails gracefully
     excluded = [m for m in modules if m.split(".")[0] in ("torch", "torchvision", "onnx")]
     assert excluded == []
     assert not any(m.startswith("mscc_desktop.training") for m in modules)

@@ -28,7 +28,7 @@ def test_training_stack_is_excluded(module: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["mscc_desktop.inference.torch_backend", "onnxruntime", "mscc_desktop.gui.app"]
+    "module", ["mscc_desktop.inference.backends.torch", "onnxruntime", "mscc_desktop.gui.app"]
 )
 def test_the_app_itself_is_not_excluded(module: str) -> None:
     assert not bc.is_excluded_module(module)

@@ -24,9 +24,9 @@ from mscc_desktop.core.findings import AnalysisResult, Box
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.notices import Notice, NoticeCode
 from mscc_desktop.core.volume import SeriesInfo, Volume
-from mscc_desktop.inference.fake_backend import FakeBackend
 from mscc_desktop.inference.pipeline import analyse_volume
 from tests.factories.dicom_factory import write_series
+from tests.factories.fake_backend import FakeBackend
 from tests.factories.model_settings import fake_model_settings
 
 PATIENT = SeriesInfo(

@@ -13,7 +13,7 @@ import pytest
 from mscc_desktop import storage
 from mscc_desktop.core.config import AppConfig, active_model_id, site_models_dir
 from mscc_desktop.inference.backends import resolve_model
-from mscc_desktop.inference.manifest import load_model_folder
+from mscc_desktop.inference.model_folder import load_model_folder
 from mscc_desktop.training.adapt import (
     AdaptDepth,
     Figures,

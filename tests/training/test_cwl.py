@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mscc_desktop.inference.backend import fuse_windows
+from mscc_desktop.inference.probabilities import fuse_windows
 from mscc_desktop.training.cwl import (
     CWLGrader,
     GraderExport,

@@ -12,8 +12,8 @@ import torch
 from mscc_desktop.cli import main
 from mscc_desktop.core.errors import ModelIntegrityError
 from mscc_desktop.core.windows import PAPER_WINDOWS
-from mscc_desktop.inference.manifest import load_model_folder
-from mscc_desktop.inference.onnx_backend import OnnxBackend
+from mscc_desktop.inference.backends.onnx import OnnxBackend
+from mscc_desktop.inference.model_folder import load_model_folder
 from mscc_desktop.training.datasets import LabelledStudy, build_detector_samples
 from mscc_desktop.training.export import export_model, load_networks
 

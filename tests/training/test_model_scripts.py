@@ -189,8 +189,8 @@ def test_threshold_stability_applies_the_chosen_sensitivity_rule(
 
 def test_real_false_positive_measures_recover_known_density_and_noise() -> None:
     from mscc_desktop.core.findings import Box
+    from mscc_desktop.training import real_false_positives as module
 
-    module = _script("real_false_positives")
     size, cx, cy = 96, 48.0, 48.0
     box = Box(cx - 14.0, cy - 11.0, cx + 14.0, cy + 11.0)
     rows, cols = np.mgrid[0:size, 0:size] + 0.5

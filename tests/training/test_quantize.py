@@ -10,8 +10,8 @@ import pytest
 
 from mscc_desktop.core.errors import ModelIntegrityError
 from mscc_desktop.inference.backends import create_backend
-from mscc_desktop.inference.manifest import load_model_folder
-from mscc_desktop.inference.onnx_backend import OnnxBackend
+from mscc_desktop.inference.backends.onnx import OnnxBackend
+from mscc_desktop.inference.model_folder import load_model_folder
 from mscc_desktop.training.datasets import LabelledStudy
 from mscc_desktop.training.export import DETECTOR_INT8_FILE, export_model
 from mscc_desktop.training.quantize import (

@@ -16,7 +16,7 @@ The rules are the reference's, step by step, so the inputs are the same to float
   instead of gathered taps (sums in another order: differences of ~1e-5 grey levels);
 * scaling and normalisation: the same float32 operations in the same order.
 
-Like :mod:`mscc_desktop.inference.torch_backend`, it imports torch only when constructed.
+Like :mod:`mscc_desktop.inference.backends.torch`, it imports torch only when constructed.
 """
 
 from __future__ import annotations

@@ -30,13 +30,9 @@ from mscc_desktop.core.config import (
     site_models_dir,
 )
 from mscc_desktop.core.errors import BackendUnavailableError, ModelIntegrityError, MsccError
-from mscc_desktop.inference.backend import InferenceBackend
-from mscc_desktop.inference.manifest import (
-    MANIFEST_NAME,
-    ModelManifest,
-    default_model_folder,
-    load_model_folder,
-)
+from mscc_desktop.inference.backends.base import InferenceBackend
+from mscc_desktop.inference.manifest import MANIFEST_NAME, ModelManifest
+from mscc_desktop.inference.model_folder import default_model_folder, load_model_folder
 from mscc_desktop.inference.model_settings import ModelSettings, model_settings
 
 logger = logging.getLogger(__name__)
@@ -123,7 +119,7 @@ def warm_up(backend: InferenceBackend, model: ModelSettings) -> None:
 
 
 def _onnx(model: ModelSettings, *, cuda: bool, threads: int, gpu: str) -> InferenceBackend:
-    from mscc_desktop.inference.onnx_backend import OnnxBackend
+    from mscc_desktop.inference.backends.onnx import OnnxBackend
 
     if model.detector_onnx is None or model.grader_onnx is None:
         raise BackendUnavailableError(f"Model {model.model_id} has no ONNX files.")
@@ -147,7 +143,7 @@ def _onnx(model: ModelSettings, *, cuda: bool, threads: int, gpu: str) -> Infere
 
 
 def _torch(model: ModelSettings, *, cuda: bool, threads: int, half: bool) -> InferenceBackend:
-    from mscc_desktop.inference.torch_backend import TorchBackend, torch_installed
+    from mscc_desktop.inference.backends.torch import TorchBackend, torch_installed
 
     if not torch_installed():
         raise BackendUnavailableError(
@@ -228,6 +224,26 @@ def load_model_settings(
 ) -> ModelSettings:
     """:func:`resolve_model` as the pipeline's :class:`ModelSettings` (verified files)."""
     return ModelSettings.from_manifest(resolve_model(id_or_dir, models_root=models_root))
+
+
+def runtimes_description() -> str:
+    """The inference runtimes installed here, in one line (``mscc-desktop --version``).
+
+    E.g. ``"ONNX Runtime 1.31.1, CPU only; torch backend not installed"``. Imports ONNX
+    Runtime (its version and providers only) but never torch, which is looked up only.
+    """
+    # ONNX Runtime's telemetry client starts on import unless this is set first (it would
+    # queue events under ~/.cache and later try to post them): see
+    # installer/rthooks/pyi_rth_mscc_offline.py.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    try:
+        from mscc_desktop.inference.backends.onnx import runtime_description
+    except ImportError:
+        return "ONNX Runtime not installed"
+    from mscc_desktop.inference.backends.torch import torch_installed
+
+    torch = "available" if torch_installed() else "not installed"
+    return f"{runtime_description()}; torch backend {torch}"
 
 
 def create_backend(
@@ -326,5 +342,6 @@ __all__ = [
     "nvidia_gpus",
     "physical_cores",
     "resolve_model",
+    "runtimes_description",
     "warm_up",
 ]

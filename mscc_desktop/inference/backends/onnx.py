@@ -17,7 +17,7 @@ import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
 
 from mscc_desktop.core.errors import BackendUnavailableError, ModelIntegrityError
-from mscc_desktop.inference.backend import FloatArray
+from mscc_desktop.inference.backends.base import FloatArray
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,20 @@ _ORT_ERRORS: tuple[type[BaseException], ...] = (
 def runtime_text() -> str:
     """E.g. ``"ONNX Runtime 1.31.1"``."""
     return f"ONNX Runtime {ort.__version__}"
+
+
+def runtime_description() -> str:
+    """ONNX Runtime's version and whether this build can use CUDA, for ``--version``.
+
+    Asks ONNX Runtime only what it was built with (cheap); no session is created.
+    """
+    providers = [p.removesuffix("ExecutionProvider") for p in ort.get_available_providers()]
+    cuda = (
+        "CUDA provider present (used when a GPU, its driver and CUDA/cuDNN libraries are found)"
+        if "CUDA" in providers
+        else "CPU only"
+    )
+    return f"ONNX Runtime {ort.__version__}, {cuda}"
 
 
 def cuda_provider_installed() -> bool:
@@ -208,4 +222,4 @@ class OnnxBackend:
             ) from error
 
 
-__all__ = ["OnnxBackend", "cuda_provider_installed", "runtime_text"]
+__all__ = ["OnnxBackend", "cuda_provider_installed", "runtime_description", "runtime_text"]

@@ -1,6 +1,6 @@
 """A deterministic stand-in for the networks, for tests of the pipeline, GUI and reports.
 
-:class:`FakeBackend` implements :class:`~mscc_desktop.inference.backend.InferenceBackend`
+:class:`FakeBackend` implements :class:`~mscc_desktop.inference.backends.base.InferenceBackend`
 without any model:
 
 Detection
@@ -28,7 +28,7 @@ import numpy as np
 from scipy import ndimage
 
 from mscc_desktop.core.findings import Box
-from mscc_desktop.inference.backend import FloatArray
+from mscc_desktop.inference.backends.base import FloatArray
 from mscc_desktop.inference.preprocess import SquareFit
 
 BONE_LEVEL = 0.45  # bone window (W 1500 / L 300) value of ~225 HU: bone, not soft tissue

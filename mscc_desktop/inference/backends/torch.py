@@ -1,11 +1,11 @@
 """Optional PyTorch backend (CUDA, else CPU) for sites that install torch.
 
-With :mod:`~mscc_desktop.inference.torch_preprocess` (its pre-processing on the GPU), the
+With :mod:`~mscc_desktop.inference.backends.torch_preprocess` (its pre-processing on the GPU), the
 only inference module that imports torch, and only inside functions: importing this module
 costs nothing; creating a backend pays torch's ~2 s import. It never imports
 ``mscc_desktop.training``: it runs self-contained artefacts that ``mscc-desktop export``
 writes beside the ONNX files, with the same I/O contract
-(:mod:`mscc_desktop.inference.backend`):
+(:mod:`mscc_desktop.inference.backends.base`):
 
 * ``*.pt2`` — a ``torch.export`` program (preferred), or
 * ``*.pt`` / ``*.ts`` — a TorchScript module.
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from mscc_desktop.core.errors import BackendUnavailableError, ModelIntegrityError
-from mscc_desktop.inference.backend import FloatArray
-from mscc_desktop.inference.torch_preprocess import TorchPreprocessor
+from mscc_desktop.inference.backends.base import FloatArray
+from mscc_desktop.inference.backends.torch_preprocess import TorchPreprocessor
 
 logger = logging.getLogger(__name__)
 
