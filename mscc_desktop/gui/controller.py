@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,17 +19,20 @@ from PySide6 import QtCore
 from sqlite_utils import Database
 
 from mscc_desktop import storage
-from mscc_desktop.core.dicom.classify import SeriesEntry, SeriesPick, pick_series
+from mscc_desktop.core.dicom.classify import SeriesEntry, SeriesPick
 from mscc_desktop.core.dicom.scan import ScanResult, skipped_notices
 from mscc_desktop.core.errors import MsccError, NothingToLoadError, StoreError
 from mscc_desktop.core.findings import AnalysisResult, AnalysisStatus, ModelProvenance
 from mscc_desktop.core.notices import NoticeCode
 from mscc_desktop.core.tasks import CancelToken, ProgressFn
 from mscc_desktop.gui.review_editor import ReviewDraft
-from mscc_desktop.gui.services import LoadedSeries, ModelInfo, Services
+from mscc_desktop.gui.services import Services
 from mscc_desktop.gui.settings import UiSettings
 from mscc_desktop.gui.state import ViewerState
 from mscc_desktop.gui.workers import TaskRunner, inference_pool, io_pool
+from mscc_desktop.workflow import analysis as study_analysis
+from mscc_desktop.workflow.model import ModelInfo
+from mscc_desktop.workflow.study import LoadedSeries, ScannedFolder, register_loaded, with_pick
 
 if TYPE_CHECKING:
     from mscc_desktop.workflow.model_choice import ModelSwitch
@@ -39,32 +41,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SeriesChooserFn = Callable[[ScanResult, SeriesPick], SeriesEntry | None]
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class ScannedFolder:
-    """A scan and its recommended series, both worked out on the I/O pool."""
-
-    scan: ScanResult
-    pick: SeriesPick
-
-
-def with_pick(scan: ScanResult) -> ScannedFolder:
-    """Pick the series in the worker: a tie between reconstructions decodes a slice of each."""
-    return ScannedFolder(scan, pick_series(scan.series))
-
-
-def provenance_of(info: ModelInfo) -> ModelProvenance:
-    return ModelProvenance(
-        model_id=info.model_id,
-        model_version=info.model_version,
-        model_sha256=info.model_sha256,
-        backend=info.runtime,
-        device=info.device,
-        synthetic_only=info.synthetic_only,
-        probability_temperature=info.probability_temperature,
-        limitations=info.limitations,
-    )
 
 
 class ReadingController(QtCore.QObject):
@@ -262,15 +238,7 @@ class ReadingController(QtCore.QObject):
         self.state.set_volume(loaded.volume)
         self.series = None
         if self.db is not None:
-            self.series = self._store(
-                storage.upsert_series,
-                loaded.volume.info,
-                source_path=loaded.source_path,
-                fingerprint=loaded.fingerprint,
-                n_files=loaded.n_files,
-                part=loaded.part,
-                user=self.user,
-            )
+            self.series = self._store(register_loaded, loaded, user=self.user)
         if self.series is not None:
             marks = self._store(storage.key_images, self.series.id) or []
             self.state.set_key_images(k.slice_index for k in marks)
@@ -306,8 +274,8 @@ class ReadingController(QtCore.QObject):
         stored = self._store(
             storage.load_latest_analysis,
             self.series.id,
-            model_id=self.model_info.model_id,
-            model_sha256=self.model_info.model_sha256,
+            model_id=self.model_info.provenance.model_id,
+            model_sha256=self.model_info.provenance.model_sha256,
         )
         if stored is not None:
             self._show_result(stored.result, stored.id, stored.notices)
@@ -346,7 +314,7 @@ class ReadingController(QtCore.QObject):
             or current is None
             or (
                 made_by.model_id == current.model_id
-                and made_by.model_sha256 == current.model_sha256
+                and made_by.model_sha256 == current.provenance.model_sha256
             )
         )
 
@@ -360,8 +328,8 @@ class ReadingController(QtCore.QObject):
         stale_id = self._store(
             storage.find_latest_analysis,
             self.series.id,
-            model_id=self.model_info.model_id,
-            model_sha256=self.model_info.model_sha256,
+            model_id=self.model_info.provenance.model_id,
+            model_sha256=self.model_info.provenance.model_sha256,
             include_stale=True,
         )
         stale = None if stale_id is None else self._store(storage.load_analysis, stale_id)
@@ -390,10 +358,10 @@ class ReadingController(QtCore.QObject):
         self._pending_series, self._pending_volume = self.series, self.loaded.volume
         if info is not None and self.series is not None and self.db is not None:
             self._pending_analysis_id = self._store(
-                storage.begin_analysis,
+                study_analysis.begin_analysis,
                 self.series,
-                provenance=provenance_of(info),
-                thresholds=info.thresholds_for(self.settings.high_grade_threshold),
+                info,
+                high_threshold=self.settings.high_grade_threshold,
                 user=self.user,
             )
         self.status.emit("Analysing…")
@@ -413,7 +381,7 @@ class ReadingController(QtCore.QObject):
         if self.db is not None and self._pending_series is not None:
             # Stored for the series it analysed, even if the reader has opened another since.
             analysis_id = self._store(
-                storage.save_analysis,
+                study_analysis.save_analysis,
                 self._pending_series,
                 result,
                 analysis_id=self._pending_analysis_id,
@@ -435,7 +403,11 @@ class ReadingController(QtCore.QObject):
     def _end_pending(self, status: AnalysisStatus, error: str = "") -> None:
         if self._pending_analysis_id is not None and self.db is not None:
             self._store(
-                storage.end_analysis, self._pending_analysis_id, status, error=error, user=self.user
+                study_analysis.end_analysis,
+                self._pending_analysis_id,
+                status,
+                error=error,
+                user=self.user,
             )
         self._pending_analysis_id = None
         self.studies_changed.emit()

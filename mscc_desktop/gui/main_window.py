@@ -36,13 +36,13 @@ from mscc_desktop.gui.findings_panel import FindingsPanel
 from mscc_desktop.gui.network_ui import NetworkUi
 from mscc_desktop.gui.review_editor import ReviewDraft
 from mscc_desktop.gui.series_chooser import SeriesChooser
-from mscc_desktop.gui.services import ModelInfo
 from mscc_desktop.gui.settings import SettingsDialog, load_settings, save_settings
 from mscc_desktop.gui.spine_ui import SpineUi
 from mscc_desktop.gui.state import ViewerState
 from mscc_desktop.gui.study_browser import StudyBrowser
 from mscc_desktop.gui.task_indicator import TaskIndicator
 from mscc_desktop.gui.viewer import ViewerWidget
+from mscc_desktop.workflow.model import ModelInfo
 
 if TYPE_CHECKING:
     from mscc_desktop.gui.models_page import ModelsDialog
@@ -289,7 +289,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_model_ready(self, info: ModelInfo) -> None:
         self.model_label.setText(info.status_text)
-        self.model_label.setToolTip(f"sha256 {info.model_sha256}")
+        self.model_label.setToolTip(f"sha256 {info.provenance.model_sha256}")
         if info.fallback_warning:
             self.warning_label.setText("⚠ GPU not used: running on the CPU")
             self.warning_label.setToolTip(info.fallback_warning)

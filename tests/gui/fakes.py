@@ -14,6 +14,7 @@ from mscc_desktop.core.dicom.write import CtSeriesSpec, write_ct_series
 from mscc_desktop.core.findings import (
     AnalysisResult,
     Box,
+    ModelProvenance,
     SliceResult,
     StudyFindings,
     Thresholds,
@@ -24,10 +25,11 @@ from mscc_desktop.core.notices import Notice, NoticeCode, Severity
 from mscc_desktop.core.tasks import CancelToken, ProgressFn
 from mscc_desktop.core.volume import SeriesInfo, Volume
 from mscc_desktop.core.windows import WINDOW_ORDER
-from mscc_desktop.gui.services import LoadedSeries, ModelInfo, load_with_fingerprint
 from mscc_desktop.inference.backend import FloatArray
 from mscc_desktop.inference.fake_backend import FakeBackend
 from mscc_desktop.inference.pipeline import analyse_volume
+from mscc_desktop.workflow.model import ModelInfo
+from mscc_desktop.workflow.study import LoadedSeries, load_with_fingerprint
 from tests.factories.model_settings import fake_model_settings
 
 COVERAGE_NOTICE = Notice(
@@ -234,11 +236,13 @@ class FakeAnalyser:
     def prepare(self, *, progress: ProgressFn | None, cancel: CancelToken | None) -> ModelInfo:
         if self._info is None:
             self._info = ModelInfo(
-                model_id=self.model_id,
-                model_version=TEST_MODEL.model_version,
-                model_sha256=TEST_MODEL.model_sha256,
-                runtime="Fake backend 1.0",
-                device="CPU · deterministic fake",
+                provenance=ModelProvenance(
+                    model_id=self.model_id,
+                    model_version=TEST_MODEL.model_version,
+                    model_sha256=TEST_MODEL.model_sha256,
+                    backend="Fake backend 1.0",
+                    device="CPU · deterministic fake",
+                ),
                 fallback_warning=self.fallback_warning,
                 thresholds=TEST_MODEL.thresholds,
                 card_summary="Test model for the GUI tests.",
