@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT))
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from mscc_desktop.core.config import AppConfig  # noqa: E402
-from mscc_desktop.core.findings import ModelProvenance  # noqa: E402
 from mscc_desktop.core.grades import GradeGroup  # noqa: E402
 from mscc_desktop.core.tasks import CancelToken, ProgressFn  # noqa: E402
 from mscc_desktop.gui.app import application, create_main_window  # noqa: E402
@@ -89,13 +88,11 @@ class GroundTruthAnalyser:
 
     def prepare(self, *, progress: ProgressFn | None, cancel: CancelToken | None) -> ModelInfo:
         self._info = ModelInfo(
-            provenance=ModelProvenance(
-                model_id=self.model.model_id,
-                model_version="0",
-                model_sha256=self.model.model_sha256,
-                backend="Fake backend (generator ground truth)",
-                device="CPU",
-            ),
+            model_id=self.model.model_id,
+            model_version="0",
+            model_sha256=self.model.model_sha256,
+            backend="Fake backend (generator ground truth)",
+            device="CPU",
             fallback_warning=None,
             thresholds=self.model.thresholds,
             card_summary="Ground truth of the synthetic demo study, for screenshots only.",

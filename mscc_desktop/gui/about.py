@@ -32,7 +32,7 @@ def about_html(model: ModelInfo | None) -> str:
     if model is None:
         parts.append("<p>Model: not loaded yet (it loads in the background at start-up).</p>")
     else:
-        made_by = model.provenance
+        made_by = model
         parts.append(
             "<p><b>Model</b> "
             f"{html.escape(made_by.model_id)} {html.escape(made_by.model_version)}<br>"

@@ -289,7 +289,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_model_ready(self, info: ModelInfo) -> None:
         self.model_label.setText(info.status_text)
-        self.model_label.setToolTip(f"sha256 {info.provenance.model_sha256}")
+        self.model_label.setToolTip(f"sha256 {info.model_sha256}")
         if info.fallback_warning:
             self.warning_label.setText("⚠ GPU not used: running on the CPU")
             self.warning_label.setToolTip(info.fallback_warning)

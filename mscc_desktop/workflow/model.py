@@ -4,7 +4,7 @@
 resolve the model folder and start its backend once; every analysis after that uses the same
 :class:`OpenModel`. The model's identity is one type, core's
 :class:`~mscc_desktop.core.findings.ModelProvenance` (stored with each analysis, printed on each
-report); :class:`ModelInfo` adds only what the reader sees beside it.
+report); :class:`ModelInfo` is that identity plus only what the reader sees beside it.
 
 onnxruntime (or torch) is imported on first use, so a window can show before it loads.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -29,22 +29,23 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelInfo:
+class ModelInfo(ModelProvenance):
     """A started model as the reader sees it (status bar, About box): its identity and
-    backend (``provenance``), its decision thresholds, and what starting it found."""
+    backend (a :class:`ModelProvenance`), its decision thresholds, and what starting it found.
+    """
 
-    provenance: ModelProvenance
-    thresholds: Thresholds
+    thresholds: Thresholds = field(default_factory=Thresholds)
     fallback_warning: str | None = None
     card_summary: str = ""
 
     @property
-    def model_id(self) -> str:
-        return self.provenance.model_id
+    def provenance(self) -> ModelProvenance:
+        """The identity alone, as stored with each analysis."""
+        return ModelProvenance(**{f.name: getattr(self, f.name) for f in fields(ModelProvenance)})
 
     @property
     def runtime(self) -> str:
-        return self.provenance.backend
+        return self.backend
 
     def thresholds_for(self, high_threshold: float | None) -> Thresholds:
         """The model's thresholds, with a reader's P(high) threshold when one is set."""
@@ -54,8 +55,7 @@ class ModelInfo:
 
     @property
     def status_text(self) -> str:
-        p = self.provenance
-        return f"Model {p.model_id} {p.model_version} · {p.backend} · {p.device}"
+        return f"Model {self.model_id} {self.model_version} · {self.backend} · {self.device}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -83,8 +83,9 @@ def start_model(
     from mscc_desktop.inference.pipeline import provenance
 
     backend = backends.create_backend(settings, backend_choice, threads=threads)
+    made_by = provenance(backend, settings)
     info = ModelInfo(
-        provenance=provenance(backend, settings),
+        **{f.name: getattr(made_by, f.name) for f in fields(ModelProvenance)},
         thresholds=settings.thresholds,
         fallback_warning=backend.fallback_warning,
         card_summary=card_summary,

@@ -14,7 +14,6 @@ from mscc_desktop.core.dicom.write import CtSeriesSpec, write_ct_series
 from mscc_desktop.core.findings import (
     AnalysisResult,
     Box,
-    ModelProvenance,
     SliceResult,
     StudyFindings,
     Thresholds,
@@ -236,13 +235,11 @@ class FakeAnalyser:
     def prepare(self, *, progress: ProgressFn | None, cancel: CancelToken | None) -> ModelInfo:
         if self._info is None:
             self._info = ModelInfo(
-                provenance=ModelProvenance(
-                    model_id=self.model_id,
-                    model_version=TEST_MODEL.model_version,
-                    model_sha256=TEST_MODEL.model_sha256,
-                    backend="Fake backend 1.0",
-                    device="CPU · deterministic fake",
-                ),
+                model_id=self.model_id,
+                model_version=TEST_MODEL.model_version,
+                model_sha256=TEST_MODEL.model_sha256,
+                backend="Fake backend 1.0",
+                device="CPU · deterministic fake",
                 fallback_warning=self.fallback_warning,
                 thresholds=TEST_MODEL.thresholds,
                 card_summary="Test model for the GUI tests.",
