@@ -1,5 +1,6 @@
 """The reader's work on an open study, as the store keeps it: which stored analysis to show,
-reviews, key images, sign-off and the "no MSCC" verdict, the study list and recent folders.
+reviews, key images, confirmed vertebral levels, sign-off and the "no MSCC" verdict, the send
+log, the study list and recent folders (and opening the store itself).
 
 The GUI calls these on the thread that owns the store (and the CLI could too), so the
 decisions — e.g. never to show findings of files that changed since — are made once, here.
@@ -18,8 +19,12 @@ from mscc_desktop.core.notices import Notice, NoticeCode
 from mscc_desktop.storage import (
     add_recent_folder,
     list_studies,
+    load_level_numbering,
     load_reviews,
+    open_store,
+    save_level_numbering,
     save_review,
+    send_log,
     set_study_no_mscc,
     study_no_mscc,
 )
@@ -110,10 +115,14 @@ __all__ = [
     "earlier_model_analysis",
     "key_image_slices",
     "list_studies",
+    "load_level_numbering",
     "load_reviews",
     "mark_key_image",
+    "open_store",
     "recent_folders",
+    "save_level_numbering",
     "save_review",
+    "send_log",
     "set_study_no_mscc",
     "sign_off_study",
     "stored_analysis_to_show",
