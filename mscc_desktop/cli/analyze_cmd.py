@@ -204,7 +204,6 @@ def _analyse_one(
     scan_root: Path,
 ) -> None:
     from mscc_desktop.workflow.analysis import analyse_and_store, load_entry
-    from mscc_desktop.workflow.report import pdf_after_analysis
 
     assert outcome.entry is not None
     entry = outcome.entry
@@ -221,6 +220,10 @@ def _analyse_one(
     outcome.result = stored.result
     outcome.analysis_id = stored.analysis_id
     outcome.notes.extend(stored.notes)
+    if pdf is None:
+        return
+    from mscc_desktop.workflow.report import pdf_after_analysis
+
     written = pdf_after_analysis(
         volume, stored.result, pdf, db=db, analysis_id=stored.analysis_id, scan_root=scan_root
     )

@@ -8,28 +8,34 @@ the CLI runs them in a row (:func:`analyse_and_store`). Either way an analysis i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-
-from mscc_desktop import storage
 from mscc_desktop.core.dicom.classify import SeriesEntry
 from mscc_desktop.core.errors import Cancelled, MsccError
 from mscc_desktop.core.findings import AnalysisResult, AnalysisStatus
 from mscc_desktop.core.tasks import CancelToken, ProgressFn
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.workflow.model import ModelInfo, OpenModel
-from mscc_desktop.workflow.reanalysis import change_since_other_model
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from mscc_desktop.storage import SeriesRecord
+
+# The store is imported where it is used: ``analyze --no-db`` never loads it.
 
 
 def begin_analysis(
     db: Database,
-    series: storage.SeriesRecord,
+    series: SeriesRecord,
     model: ModelInfo,
     *,
     high_threshold: float | None = None,
     user: str = "",
 ) -> int:
     """Record that ``model`` started analysing ``series`` ('running'); the analysis id."""
+    from mscc_desktop import storage
+
     return storage.begin_analysis(
         db,
         series,
@@ -41,13 +47,15 @@ def begin_analysis(
 
 def save_analysis(
     db: Database,
-    series: storage.SeriesRecord,
+    series: SeriesRecord,
     result: AnalysisResult,
     *,
     analysis_id: int | None,
     user: str = "",
 ) -> int:
     """Store the finished analysis (complete or refused) of ``series``; its id."""
+    from mscc_desktop import storage
+
     return storage.save_analysis(db, series, result, analysis_id=analysis_id, user=user)
 
 
@@ -55,6 +63,8 @@ def end_analysis(
     db: Database, analysis_id: int, status: AnalysisStatus, *, error: str = "", user: str = ""
 ) -> None:
     """Close a started analysis that produced no result (failed or cancelled)."""
+    from mscc_desktop import storage
+
     storage.end_analysis(db, analysis_id, status, error=error, user=user)
 
 
@@ -93,6 +103,8 @@ def analyse_and_store(
 
     record, analysis_id = None, None
     if db is not None:
+        from mscc_desktop import storage
+
         record = storage.register_volume(db, volume, part=part)
         analysis_id = begin_analysis(db, record, model.info)
     try:
@@ -116,6 +128,8 @@ def analyse_and_store(
     if db is None or record is None:
         return StoredResult(result, None)
     stored_id = save_analysis(db, record, result, analysis_id=analysis_id)
+    from mscc_desktop.workflow.reanalysis import change_since_other_model
+
     # Analysed before by another model (the site switched models): say what changed.
     change = change_since_other_model(db, stored_id)
     return StoredResult(result, stored_id, () if change is None else (change.text(),))

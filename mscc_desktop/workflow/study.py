@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-
-from mscc_desktop import storage
 from mscc_desktop.core.dicom.classify import SeriesEntry, SeriesPick, pick_series
 from mscc_desktop.core.dicom.scan import ScanResult
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, report
 from mscc_desktop.core.volume import Volume
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from mscc_desktop.storage import SeriesRecord
+
+# The store is imported where it is used: ``analyze --no-db`` scans without loading it.
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -74,8 +79,10 @@ def load_with_fingerprint(
     )
 
 
-def register_loaded(db: Database, loaded: LoadedSeries, *, user: str = "") -> storage.SeriesRecord:
+def register_loaded(db: Database, loaded: LoadedSeries, *, user: str = "") -> SeriesRecord:
     """Register (or recognise) the loaded series in the store, by its files' fingerprint."""
+    from mscc_desktop import storage
+
     return storage.upsert_series(
         db,
         loaded.volume.info,
