@@ -4,7 +4,8 @@ The controller owns the store connection (GUI thread only), the two task runners
 current study; it drives :class:`ViewerState` and tells the window what to show through
 signals. Flow: open → scan and pick (I/O pool) → choose series → load + fingerprint (I/O pool) →
 register in the store → show stored results of this model at once, or Analyze (inference
-pool) → save → show. Reviews and key images are written straight to the store.
+pool) → save → show. Each step is the study workflow's (``workflow.study``, ``.analysis``,
+``.reading``), shared with the CLI; reviews and key images are written through it at once.
 """
 
 from __future__ import annotations
