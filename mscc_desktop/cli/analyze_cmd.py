@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
     from mscc_desktop.core.dicom import SeriesEntry, StudyEntry
     from mscc_desktop.core.volume import Volume
+    from mscc_desktop.workflow.exports import PdfOptions
     from mscc_desktop.workflow.model import OpenModel
-    from mscc_desktop.workflow.report import PdfOptions
 
 EPILOG = """\
 exit codes:
@@ -102,7 +102,7 @@ def add_pdf_option(parser: argparse.ArgumentParser) -> None:
 def pdf_options(args: argparse.Namespace) -> PdfOptions | None:
     """The PDF step ``--pdf``, ``--paper`` and ``--deidentify`` ask for (``None``: no PDF)."""
     from mscc_desktop.reporting import Paper
-    from mscc_desktop.workflow.report import PdfOptions
+    from mscc_desktop.workflow.exports import PdfOptions
 
     if not getattr(args, "pdf", None):
         return None
@@ -123,8 +123,8 @@ def pdf_after_analysis(
     scan_root: Path | None = None,
 ) -> Path | None:
     """The ``analyze --pdf`` step for one analysed series, from the parsed arguments
-    (:func:`mscc_desktop.workflow.report.pdf_after_analysis` does the work)."""
-    from mscc_desktop.workflow.report import pdf_after_analysis as write_pdf
+    (:func:`mscc_desktop.workflow.exports.pdf_after_analysis` does the work)."""
+    from mscc_desktop.workflow.exports import pdf_after_analysis as write_pdf
 
     return write_pdf(
         volume, result, pdf_options(args), db=db, analysis_id=analysis_id, scan_root=scan_root
@@ -222,7 +222,7 @@ def _analyse_one(
     outcome.notes.extend(stored.notes)
     if pdf is None:
         return
-    from mscc_desktop.workflow.report import pdf_after_analysis
+    from mscc_desktop.workflow.exports import pdf_after_analysis
 
     written = pdf_after_analysis(
         volume, stored.result, pdf, db=db, analysis_id=stored.analysis_id, scan_root=scan_root

@@ -2,7 +2,7 @@
 
 Uses the latest complete analysis stored for the series (run ``mscc-desktop analyze`` first)
 with the reader's review, and writes into ``--out``, never into the source folder. The steps
-are the workflow's (``workflow.locate``, ``workflow.report``); this module parses and prints.
+are the workflow's (``workflow.locate``, ``workflow.exports``); this module parses and prints.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mscc_desktop.core.windows import WindowPreset
     from mscc_desktop.reporting import ExportKind, ExportOptions, Paper
+    from mscc_desktop.workflow.exports import export_and_record, stored_report_inputs
     from mscc_desktop.workflow.locate import locate_series, open_existing_store
-    from mscc_desktop.workflow.report import export_and_record, stored_report_inputs
 
     kinds = {k for k, on in ((ExportKind.PNG, args.png), (ExportKind.DICOM, args.dicom)) if on}
     if args.pdf or not kinds:

@@ -122,8 +122,8 @@ def _export(
 ) -> tuple[Database, ReportInputs, list[Path]] | None:
     from mscc_desktop.core.errors import ExportError
     from mscc_desktop.workflow import export_for_sending, outbox_root
+    from mscc_desktop.workflow.exports import stored_report_inputs
     from mscc_desktop.workflow.locate import locate_series, open_existing_store
-    from mscc_desktop.workflow.report import stored_report_inputs
 
     db = open_existing_store(args.db)
     try:

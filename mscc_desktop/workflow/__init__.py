@@ -8,7 +8,7 @@ function takes the store it writes to, on the thread that owns it. One study, fo
 * ``analysis``: begin, save or end an analysis in the store (``analyse_and_store``);
 * ``reading``: what the reader sees and records (stored analysis to show, reviews, ...);
 * ``locate``: the series a user names (folder, file or Series Instance UID);
-* ``report_inputs`` and ``report``: a report's inputs from the store, the exports (PDF
+* ``report_inputs`` and ``exports``: a report's inputs from the store, the exports (PDF
   after an analysis with typed ``PdfOptions``) and their audit records. Reporting itself
   never touches the store.
 

@@ -1,4 +1,4 @@
-"""Reports after an analysis, for the GUI and the CLI: the inputs of a located series, the
+"""Exports after an analysis, for the GUI and the CLI: the inputs of a located series, the
 exports of it recorded in the audit trail, and the PDF written right after an analysis.
 
 Options are typed values (:class:`PdfOptions`, reporting's :class:`ExportOptions`); the
