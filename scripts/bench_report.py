@@ -156,8 +156,8 @@ def render_demo_pages(out_dir: Path, data_dir: Path) -> list[Path]:
     from mscc_desktop.core.dicom import open_folder
     from mscc_desktop.core.labels import read_labels_csv, read_voc_boxes
     from mscc_desktop.inference.pipeline import analyse_volume
-    from mscc_desktop.reporting import load_report_inputs
     from mscc_desktop.synth import ensure_demo_study
+    from mscc_desktop.workflow.report_inputs import load_report_inputs
     from tests.factories.fake_backend import FakeBackend
     from tests.reporting.study import SETTINGS
 

@@ -42,7 +42,8 @@ from mscc_desktop.core.grades import GradeGroup  # noqa: E402
 from mscc_desktop.core.tasks import CancelToken, ProgressFn  # noqa: E402
 from mscc_desktop.gui.app import application, create_main_window  # noqa: E402
 from mscc_desktop.gui.main_window import MainWindow  # noqa: E402
-from mscc_desktop.gui.services import DefaultServices, ModelInfo  # noqa: E402
+from mscc_desktop.gui.services import DefaultServices  # noqa: E402
+from mscc_desktop.workflow.model import ModelInfo  # noqa: E402
 
 
 def wait_for(
@@ -90,7 +91,7 @@ class GroundTruthAnalyser:
             model_id=self.model.model_id,
             model_version="0",
             model_sha256=self.model.model_sha256,
-            runtime="Fake backend (generator ground truth)",
+            backend="Fake backend (generator ground truth)",
             device="CPU",
             fallback_warning=None,
             thresholds=self.model.thresholds,

@@ -12,7 +12,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from mscc_desktop.cli import EXIT_ERROR, EXIT_NOTHING, EXIT_OK, EXIT_REFUSED
 from mscc_desktop.cli.analyze_output import (
@@ -20,7 +20,7 @@ from mscc_desktop.cli.analyze_output import (
     format_worklist,
     write_json,
 )
-from mscc_desktop.core.errors import Cancelled, MsccError
+from mscc_desktop.core.errors import MsccError
 from mscc_desktop.core.findings import AnalysisResult, AnalysisStatus
 from mscc_desktop.core.notices import NoticeCode, Severity
 from mscc_desktop.core.tasks import sub_progress
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
     from mscc_desktop.core.dicom import SeriesEntry, StudyEntry
     from mscc_desktop.core.volume import Volume
-    from mscc_desktop.inference.backends.base import InferenceBackend
-    from mscc_desktop.inference.pipeline import ModelSettings
+    from mscc_desktop.workflow.exports import PdfOptions
+    from mscc_desktop.workflow.model import OpenModel
 
 EPILOG = """\
 exit codes:
@@ -83,9 +83,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="analyse every analysable series, not only the best one of each study",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    from mscc_desktop.cli.report_cmd import add_pdf_option
-
     add_pdf_option(parser)
+
+
+def add_pdf_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--pdf DIR``, ``--paper`` and ``--deidentify`` (the PDF after each analysis)."""
+    parser.add_argument(
+        "--pdf",
+        metavar="DIR",
+        help="also write the PDF summary of every analysed series into DIR",
+    )
+    parser.add_argument("--paper", choices=("a4", "letter"), default="a4", help="PDF paper size")
+    parser.add_argument(
+        "--deidentify", action="store_true", help="de-identify the PDF summaries (PS3.15 Basic)"
+    )
+
+
+def pdf_options(args: argparse.Namespace) -> PdfOptions | None:
+    """The PDF step ``--pdf``, ``--paper`` and ``--deidentify`` ask for (``None``: no PDF)."""
+    from mscc_desktop.reporting import Paper
+    from mscc_desktop.workflow.exports import PdfOptions
+
+    if not getattr(args, "pdf", None):
+        return None
+    return PdfOptions(
+        folder=Path(args.pdf),
+        paper=Paper(getattr(args, "paper", "a4")),
+        deidentify=bool(getattr(args, "deidentify", False)),
+    )
+
+
+def pdf_after_analysis(
+    args: argparse.Namespace,
+    volume: Volume,
+    result: AnalysisResult,
+    *,
+    db: Database | None = None,
+    analysis_id: int | None = None,
+    scan_root: Path | None = None,
+) -> Path | None:
+    """The ``analyze --pdf`` step for one analysed series, from the parsed arguments
+    (:func:`mscc_desktop.workflow.exports.pdf_after_analysis` does the work)."""
+    from mscc_desktop.workflow.exports import pdf_after_analysis as write_pdf
+
+    return write_pdf(
+        volume, result, pdf_options(args), db=db, analysis_id=analysis_id, scan_root=scan_root
+    )
 
 
 @dataclass
@@ -141,9 +184,7 @@ def _chosen_series(studies: tuple[StudyEntry, ...], all_series: bool) -> list[Se
     return outcomes
 
 
-# -------------------------------------------------------------------------------- storage
-# Saving is kept behind these three functions so the store can change without touching the
-# batch loop (and so --no-db is one branch).
+# -------------------------------------------------------------------------------- the batch
 def _open_store(args: argparse.Namespace) -> Database | None:
     if args.no_db:
         return None
@@ -152,93 +193,42 @@ def _open_store(args: argparse.Namespace) -> Database | None:
     return storage.open_store(args.db)
 
 
-def _store_begin(
-    db: Database | None,
-    volume: Volume,
-    entry: SeriesEntry,
-    backend: InferenceBackend,
-    model: ModelSettings,
-) -> tuple[Any, int | None]:
-    if db is None:
-        return None, None
-    from mscc_desktop import storage
-    from mscc_desktop.inference.pipeline import provenance
-
-    record = storage.register_volume(db, volume, part=entry.split_note)
-    analysis_id = storage.begin_analysis(
-        db, record, provenance=provenance(backend, model), thresholds=model.thresholds
-    )
-    return record, analysis_id
-
-
-def _store_end(
-    db: Database | None,
-    record: Any,
-    analysis_id: int | None,
-    *,
-    result: AnalysisResult | None = None,
-    status: AnalysisStatus = AnalysisStatus.FAILED,
-    error: str = "",
-) -> int | None:
-    if db is None or analysis_id is None:
-        return None
-    from mscc_desktop import storage
-
-    if result is not None:
-        return storage.save_analysis(db, record, result, analysis_id=analysis_id)
-    storage.end_analysis(db, analysis_id, status, error=error)
-    return analysis_id
-
-
-# -------------------------------------------------------------------------------- the batch
 def _analyse_one(
     outcome: SeriesOutcome,
     *,
-    args: argparse.Namespace,
-    backend: InferenceBackend,
-    model: ModelSettings,
+    model: OpenModel,
     db: Database | None,
     bar: ProgressBar,
+    batch_size: int | None,
+    pdf: PdfOptions | None,
+    scan_root: Path,
 ) -> None:
-    from mscc_desktop.core.dicom import load_series
-    from mscc_desktop.inference.pipeline import analyse_volume
+    from mscc_desktop.workflow.analysis import analyse_and_store, load_entry
 
     assert outcome.entry is not None
     entry = outcome.entry
-    volume = load_series(entry, progress=sub_progress(bar, 0.0, 0.25))
+    volume = load_entry(entry, progress=sub_progress(bar, 0.0, 0.25))
     outcome.n_slices = volume.n_slices
-    record, analysis_id = _store_begin(db, volume, entry, backend, model)
-    try:
-        result = analyse_volume(
-            volume,
-            backend,
-            model,
-            batch_size=args.batch_size,
-            progress=sub_progress(bar, 0.25, 1.0),
-        )
-    except (Cancelled, KeyboardInterrupt):
-        _store_end(db, record, analysis_id, status=AnalysisStatus.CANCELLED)
-        raise
-    except Exception as error:  # recorded as FAILED, then re-raised to the batch loop
-        message = error.message if isinstance(error, MsccError) else type(error).__name__
-        _store_end(db, record, analysis_id, error=message)
-        raise
-    outcome.result = result
-    outcome.analysis_id = _store_end(db, record, analysis_id, result=result)
-    if db is not None and outcome.analysis_id is not None:
-        # Analysed before by another model (the site switched models): say what changed.
-        from mscc_desktop.workflow.reanalysis import change_since_other_model
-
-        change = change_since_other_model(db, outcome.analysis_id)
-        if change is not None:
-            outcome.notes.append(change.text())
-    from mscc_desktop.cli.report_cmd import pdf_after_analysis
-
-    pdf = pdf_after_analysis(
-        args, volume, result, db=db, analysis_id=outcome.analysis_id, scan_root=Path(args.path)
+    stored = analyse_and_store(
+        volume,
+        model,
+        db=db,
+        part=entry.split_note,
+        batch_size=batch_size,
+        progress=sub_progress(bar, 0.25, 1.0),
     )
-    if pdf is not None:
-        outcome.notes.append(f"PDF: {pdf}")
+    outcome.result = stored.result
+    outcome.analysis_id = stored.analysis_id
+    outcome.notes.extend(stored.notes)
+    if pdf is None:
+        return
+    from mscc_desktop.workflow.exports import pdf_after_analysis
+
+    written = pdf_after_analysis(
+        volume, stored.result, pdf, db=db, analysis_id=stored.analysis_id, scan_root=scan_root
+    )
+    if written is not None:
+        outcome.notes.append(f"PDF: {written}")
 
 
 def _exit_code(outcomes: list[SeriesOutcome]) -> int:
@@ -273,27 +263,28 @@ def _summary_line(outcome: SeriesOutcome) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mscc_desktop.core.dicom import scan_folder
-    from mscc_desktop.inference.backends import create_backend, load_model_settings
+    from mscc_desktop.workflow.model import open_model
+    from mscc_desktop.workflow.study import scan_study_folder
 
     source = Path(args.path)
     _check_outputs(args, source)
+    pdf = pdf_options(args)
     err: TextIO = sys.stderr
-    model = load_model_settings(args.model)
-    backend = create_backend(model, args.backend, threads=args.threads)
+    model = open_model(args.model, args.backend, threads=args.threads)
+    made_by = model.provenance
     print(
-        f"Model {model.model_id} {model.model_version} on {backend.runtime} · {backend.device}",
+        f"Model {made_by.model_id} {made_by.model_version} on {made_by.backend} · {made_by.device}",
         file=err,
     )
-    for text in model.limitations:
+    for text in made_by.limitations:
         print(f"model limitation: {text}", file=err)
-    if backend.fallback_warning:
-        print(f"warning: {backend.fallback_warning}", file=err)
+    if model.info.fallback_warning:
+        print(f"warning: {model.info.fallback_warning}", file=err)
     db = _open_store(args)
     try:
         bar = ProgressBar(err, enabled=not args.quiet)
         bar.start("Scanning")
-        scan = scan_folder(source, progress=bar)
+        scan = scan_study_folder(source, progress=bar)
         bar.finish(f"{scan.n_images} images in {len(scan.studies)} studies")
         if scan.unreadable:
             print(
@@ -306,7 +297,15 @@ def run(args: argparse.Namespace) -> int:
             label = f"[{number}/{len(todo)}] {outcome.entry.description}"
             bar.start(label)
             try:
-                _analyse_one(outcome, args=args, backend=backend, model=model, db=db, bar=bar)
+                _analyse_one(
+                    outcome,
+                    model=model,
+                    db=db,
+                    bar=bar,
+                    batch_size=args.batch_size,
+                    pdf=pdf,
+                    scan_root=source,
+                )
             except MsccError as error:
                 outcome.error = error.message
             except Exception as error:  # one series' fault must not stop the whole triage

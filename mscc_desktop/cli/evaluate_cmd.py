@@ -129,17 +129,16 @@ def _pipeline_analyser(model_id: str | None, backend_choice: str) -> AnalyseStud
     """
     from mscc_desktop.core.dicom import open_folder
     from mscc_desktop.core.findings import AnalysisStatus, SliceResult
-    from mscc_desktop.inference.backends import create_backend, load_model_settings
     from mscc_desktop.inference.pipeline import analyse_volume
+    from mscc_desktop.workflow.model import open_model
 
-    model = load_model_settings(model_id)
-    backend = create_backend(model, backend_choice)
-    if backend.fallback_warning:
-        print(f"warning: {backend.fallback_warning}", file=sys.stderr)
+    model = open_model(model_id, backend_choice)
+    if model.info.fallback_warning:
+        print(f"warning: {model.info.fallback_warning}", file=sys.stderr)
 
     def analyse(dicom_dir: Path) -> list[SliceResult]:
         volume = open_folder(dicom_dir).volume
-        result = analyse_volume(volume, backend, model)
+        result = analyse_volume(volume, model.backend, model.settings)
         if result.status is not AnalysisStatus.COMPLETE or result.findings is None:
             reasons = "; ".join(n.message for n in result.notices) or result.status.value
             raise MsccError(f"{dicom_dir}: the model did not analyse this series ({reasons}).")

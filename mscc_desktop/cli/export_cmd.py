@@ -10,7 +10,6 @@ Exit codes: 0 exported, 1 error.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -70,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as error:
             print(f"mscc-desktop export: cannot read {args.evaluation}: {error}", file=sys.stderr)
             return EXIT_ERROR
-    # Loaded by name: the CLI layer must not import torch (see pyproject's import contracts).
-    cli = importlib.import_module("mscc_desktop.training.cli")
-    ok = cli.run_export(
+    # Imported here, not at the top: only this command may pay for torch (pyproject's import
+    # contracts let the CLI import training, and no one else).
+    from mscc_desktop.training import cli as training_cli
+
+    ok = training_cli.run_export(
         Path(args.detector),
         Path(args.grader),
         Path(args.out),

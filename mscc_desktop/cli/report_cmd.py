@@ -1,25 +1,17 @@
 """``mscc-desktop report``: the PDF summary, key-image PNGs or DICOM outputs of an analysed series.
 
 Uses the latest complete analysis stored for the series (run ``mscc-desktop analyze`` first)
-with the reader's review, and writes into ``--out``, never into the source folder. Also holds
-the ``analyze --pdf`` hook (:func:`add_pdf_option`, :func:`pdf_after_analysis`).
+with the reader's review, and writes into ``--out``, never into the source folder. The steps
+are the workflow's (``workflow.locate``, ``workflow.exports``); this module parses and prints.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mscc_desktop.cli import EXIT_NOTHING, EXIT_OK
 from mscc_desktop.core.errors import ExportError
-
-if TYPE_CHECKING:
-    from sqlite_utils import Database
-
-    from mscc_desktop.core.findings import AnalysisResult
-    from mscc_desktop.core.volume import Volume
 
 EPILOG = """\
 examples:
@@ -67,17 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mscc_desktop import storage
-    from mscc_desktop.core.dicom import load_series
     from mscc_desktop.core.windows import WindowPreset
-    from mscc_desktop.reporting import (
-        ExportKind,
-        ExportOptions,
-        Paper,
-        export_all,
-        load_report_inputs,
-        record_export,
-    )
+    from mscc_desktop.reporting import ExportKind, ExportOptions, Paper
+    from mscc_desktop.workflow.exports import export_and_record, stored_report_inputs
     from mscc_desktop.workflow.locate import locate_series, open_existing_store
 
     kinds = {k for k, on in ((ExportKind.PNG, args.png), (ExportKind.DICOM, args.dicom)) if on}
@@ -92,11 +76,8 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_NOTHING
         if located.note:
             print(f"note: {located.note}", file=sys.stderr)
-        entry, root = located.entry, located.root
-        volume = load_series(entry)
-        record = storage.register_volume(db, volume, part=entry.split_note)
         try:
-            inputs = load_report_inputs(db, volume, series_id=record.id)
+            inputs = stored_report_inputs(db, located)
         except ExportError as error:
             print(f"mscc-desktop report: {error.message}", file=sys.stderr)
             return EXIT_NOTHING
@@ -113,11 +94,12 @@ def run(args: argparse.Namespace) -> int:
             single_window=WindowPreset(args.window),
         )
         progress = None if args.quiet else _StderrProgress()
-        results = export_all(inputs, args.out, options, protected=[root], progress=progress)
+        results = export_and_record(
+            db, inputs, args.out, options, protected=[located.root], progress=progress
+        )
         if progress is not None:
             progress.done()
         for result in results:
-            record_export(db, inputs, result)
             print(result.path)
         return EXIT_OK
     finally:
@@ -141,66 +123,4 @@ class _StderrProgress:
             sys.stderr.write("\r" + " " * 66 + "\r")
 
 
-# ---------------------------------------------------------------- the analyze --pdf hook
-def add_pdf_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--pdf DIR``, ``--paper`` and ``--deidentify`` to the ``analyze`` parser."""
-    parser.add_argument(
-        "--pdf",
-        metavar="DIR",
-        help="also write the PDF summary of every analysed series into DIR",
-    )
-    parser.add_argument("--paper", choices=("a4", "letter"), default="a4", help="PDF paper size")
-    parser.add_argument(
-        "--deidentify", action="store_true", help="de-identify the PDF summaries (PS3.15 Basic)"
-    )
-
-
-def pdf_after_analysis(
-    args: argparse.Namespace,
-    volume: Volume,
-    result: AnalysisResult,
-    *,
-    db: Database | None = None,
-    analysis_id: int | None = None,
-    scan_root: Path | None = None,
-) -> Path | None:
-    """The ``analyze --pdf`` step for one analysed series; the PDF path, or ``None``.
-
-    Call it right after the analysis is stored. Refused or failed analyses have nothing to
-    report (``None``). With the store it uses the stored analysis (and any review); with
-    ``--no-db`` the result in memory. ``scan_root`` (the analysed folder) is refused as a
-    target like the series' own folders.
-
-    Raises
-    ------
-    ExportError
-        ``--pdf`` points into the source folder or cannot be written.
-    """
-    from mscc_desktop.core.findings import AnalysisStatus
-    from mscc_desktop.reporting import (
-        Paper,
-        export_pdf,
-        load_report_inputs,
-        record_export,
-        report_inputs,
-    )
-
-    if not getattr(args, "pdf", None) or result.status is not AnalysisStatus.COMPLETE:
-        return None
-    if db is not None and analysis_id is not None:
-        inputs = load_report_inputs(db, volume, analysis_id=analysis_id)
-    else:
-        inputs = report_inputs(volume, result)
-    written = export_pdf(
-        inputs,
-        args.pdf,
-        deidentify=bool(getattr(args, "deidentify", False)),
-        paper=Paper(getattr(args, "paper", "a4")),
-        protected=[scan_root] if scan_root is not None else (),
-    )
-    if db is not None:
-        record_export(db, inputs, written)
-    return written.path
-
-
-__all__ = ["add_arguments", "add_pdf_option", "pdf_after_analysis", "run"]
+__all__ = ["add_arguments", "run"]

@@ -120,11 +120,9 @@ def run(args: argparse.Namespace) -> int:
 def _export(
     args: argparse.Namespace, config: AppConfig
 ) -> tuple[Database, ReportInputs, list[Path]] | None:
-    from mscc_desktop import storage
-    from mscc_desktop.core.dicom import load_series
     from mscc_desktop.core.errors import ExportError
-    from mscc_desktop.reporting import load_report_inputs
     from mscc_desktop.workflow import export_for_sending, outbox_root
+    from mscc_desktop.workflow.exports import stored_report_inputs
     from mscc_desktop.workflow.locate import locate_series, open_existing_store
 
     db = open_existing_store(args.db)
@@ -132,9 +130,7 @@ def _export(
         located = locate_series(db, args.series, series_uid=args.series_uid)
         if located.note:
             print(f"note: {located.note}", file=sys.stderr)
-        volume = load_series(located.entry)
-        record = storage.register_volume(db, volume, part=located.entry.split_note)
-        inputs = load_report_inputs(db, volume, series_id=record.id)
+        inputs = stored_report_inputs(db, located)
     except (LookupError, ExportError) as error:
         db.close()
         print(f"mscc-desktop send: {getattr(error, 'message', error)}", file=sys.stderr)

@@ -12,7 +12,6 @@ Exit codes: 0 trained, 1 error (bad data, missing torch), 130 cancelled.
 from __future__ import annotations
 
 import argparse
-import importlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -114,9 +113,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"mscc-desktop train: --set {error}", file=sys.stderr)
         return EXIT_ERROR
-    # Loaded by name: the CLI layer must not import torch (see pyproject's import contracts).
-    cli = importlib.import_module("mscc_desktop.training.cli")
-    options = cli.TrainOptions(
+    # Imported here, not at the top: only this command may pay for torch (pyproject's import
+    # contracts let the CLI import training, and no one else).
+    from mscc_desktop.training import cli as training_cli
+
+    options = training_cli.TrainOptions(
         data_dir=Path(args.data),
         out_dir=Path(args.out),
         config=args.config,
@@ -135,4 +136,4 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         overrides=overrides,
     )
-    return EXIT_OK if cli.run_training(args.network, options) else EXIT_ERROR
+    return EXIT_OK if training_cli.run_training(args.network, options) else EXIT_ERROR

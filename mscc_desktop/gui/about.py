@@ -7,7 +7,7 @@ import html
 from PySide6 import QtCore, QtWidgets
 
 from mscc_desktop import __version__
-from mscc_desktop.gui.services import ModelInfo
+from mscc_desktop.workflow.model import ModelInfo
 
 INTENDED_USE = (
     "NOT FOR CLINICAL USE. The shipped model has never seen a real patient with epidural "
@@ -32,22 +32,23 @@ def about_html(model: ModelInfo | None) -> str:
     if model is None:
         parts.append("<p>Model: not loaded yet (it loads in the background at start-up).</p>")
     else:
+        made_by = model
         parts.append(
             "<p><b>Model</b> "
-            f"{html.escape(model.model_id)} {html.escape(model.model_version)}<br>"
-            f"sha256 {html.escape(model.model_sha256[:16])}…<br>"
-            f"Runs on {html.escape(model.runtime)} · {html.escape(model.device)}<br>"
+            f"{html.escape(made_by.model_id)} {html.escape(made_by.model_version)}<br>"
+            f"sha256 {html.escape(made_by.model_sha256[:16])}…<br>"
+            f"Runs on {html.escape(made_by.backend)} · {html.escape(made_by.device)}<br>"
             f"Calls a slice high grade from P(high) {model.thresholds.high:.2f}, low grade "
             f"from P(low or high) {model.thresholds.any_mscc:.2f}<br>"
             + (
                 "Probabilities calibrated by temperature scaling "
-                f"(T = {model.probability_temperature:.2f})</p>"
-                if model.probability_temperature != 1.0
+                f"(T = {made_by.probability_temperature:.2f})</p>"
+                if made_by.calibrated
                 else "Probabilities not calibrated</p>"
             )
         )
-        if model.limitations:
-            items = "".join(f"<li>{html.escape(text)}</li>" for text in model.limitations)
+        if made_by.limitations:
+            items = "".join(f"<li>{html.escape(text)}</li>" for text in made_by.limitations)
             parts.append(f"<p style='color:#E69F00'><b>Model limitations</b></p><ul>{items}</ul>")
         if model.card_summary:
             parts.append(f"<p><b>Model card</b><br>{html.escape(model.card_summary)}</p>")

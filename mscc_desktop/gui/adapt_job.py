@@ -30,11 +30,10 @@ from typing import Any
 
 from PySide6 import QtCore
 
-from mscc_desktop import storage
 from mscc_desktop.core.errors import MsccError
 from mscc_desktop.core.tasks import CancelToken, ProgressFn
 from mscc_desktop.gui.workers import TaskRunner
-from mscc_desktop.workflow.site_data import DatasetExport, export_reviewed
+from mscc_desktop.workflow.site_data import DatasetExport, export_reviewed_from
 
 logger = logging.getLogger(__name__)
 
@@ -114,11 +113,9 @@ def export_site_data(
     The DICOM files are linked where the system allows it (no copy of patient images is
     made); on Windows, where links need rights a reader rarely has, they are copied.
     """
-    db = storage.open_store(db_path, read_only=True)
-    try:
-        return export_reviewed(db, out, link=os.name != "nt", progress=progress, cancel=cancel)
-    finally:
-        db.close()
+    return export_reviewed_from(
+        db_path, out, link=os.name != "nt", progress=progress, cancel=cancel
+    )
 
 
 def adapt_unavailable() -> str:

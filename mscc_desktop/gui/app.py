@@ -14,7 +14,6 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from mscc_desktop import storage
 from mscc_desktop.core.config import APP_NAME, AppConfig, resources_dir
 from mscc_desktop.core.errors import StoreError
 from mscc_desktop.gui.controller import ReadingController
@@ -25,6 +24,7 @@ from mscc_desktop.gui.services import DefaultServices, Services
 from mscc_desktop.gui.settings import load_settings
 from mscc_desktop.gui.state import ViewerState
 from mscc_desktop.gui.theme import apply_dark_theme
+from mscc_desktop.workflow.reading import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def create_main_window(
     db = None
     store_problem: StoreError | None = None
     try:
-        db = storage.open_store(config.db_path)
+        db = open_store(config.db_path)
     except StoreError as error:
         store_problem = error
     controller = ReadingController(ViewerState(), services or DefaultServices(config), db, ui)

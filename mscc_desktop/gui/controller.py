@@ -4,7 +4,8 @@ The controller owns the store connection (GUI thread only), the two task runners
 current study; it drives :class:`ViewerState` and tells the window what to show through
 signals. Flow: open → scan and pick (I/O pool) → choose series → load + fingerprint (I/O pool) →
 register in the store → show stored results of this model at once, or Analyze (inference
-pool) → save → show. Reviews and key images are written straight to the store.
+pool) → save → show. Each step is the study workflow's (``workflow.study``, ``.analysis``,
+``.reading``), shared with the CLI; reviews and key images are written through it at once.
 """
 
 from __future__ import annotations
@@ -12,59 +13,36 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtCore
 from sqlite_utils import Database
 
-from mscc_desktop import storage
-from mscc_desktop.core.dicom.classify import SeriesEntry, SeriesPick, pick_series
+from mscc_desktop.core.dicom.classify import SeriesEntry, SeriesPick
 from mscc_desktop.core.dicom.scan import ScanResult, skipped_notices
 from mscc_desktop.core.errors import MsccError, NothingToLoadError, StoreError
 from mscc_desktop.core.findings import AnalysisResult, AnalysisStatus, ModelProvenance
-from mscc_desktop.core.notices import NoticeCode
 from mscc_desktop.core.tasks import CancelToken, ProgressFn
 from mscc_desktop.gui.review_editor import ReviewDraft
-from mscc_desktop.gui.services import LoadedSeries, ModelInfo, Services
+from mscc_desktop.gui.services import Services
 from mscc_desktop.gui.settings import UiSettings
 from mscc_desktop.gui.state import ViewerState
 from mscc_desktop.gui.workers import TaskRunner, inference_pool, io_pool
+from mscc_desktop.workflow import analysis as study_analysis
+from mscc_desktop.workflow import reading
+from mscc_desktop.workflow.model import ModelInfo
+from mscc_desktop.workflow.study import LoadedSeries, ScannedFolder, register_loaded, with_pick
 
 if TYPE_CHECKING:
+    from mscc_desktop.core.review import Review
     from mscc_desktop.workflow.model_choice import ModelSwitch
+    from mscc_desktop.workflow.records import SeriesRecord, StudyListEntry
     from mscc_desktop.workflow.site_data import SiteDataSummary
 
 logger = logging.getLogger(__name__)
 
 SeriesChooserFn = Callable[[ScanResult, SeriesPick], SeriesEntry | None]
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class ScannedFolder:
-    """A scan and its recommended series, both worked out on the I/O pool."""
-
-    scan: ScanResult
-    pick: SeriesPick
-
-
-def with_pick(scan: ScanResult) -> ScannedFolder:
-    """Pick the series in the worker: a tie between reconstructions decodes a slice of each."""
-    return ScannedFolder(scan, pick_series(scan.series))
-
-
-def provenance_of(info: ModelInfo) -> ModelProvenance:
-    return ModelProvenance(
-        model_id=info.model_id,
-        model_version=info.model_version,
-        model_sha256=info.model_sha256,
-        backend=info.runtime,
-        device=info.device,
-        synthetic_only=info.synthetic_only,
-        probability_temperature=info.probability_temperature,
-        limitations=info.limitations,
-    )
 
 
 class ReadingController(QtCore.QObject):
@@ -102,10 +80,10 @@ class ReadingController(QtCore.QObject):
         self.model_loader = TaskRunner(self.inference_pool, self)
         self.choose_series: SeriesChooserFn = lambda scan, pick: pick.chosen
         self.loaded: LoadedSeries | None = None
-        self.series: storage.SeriesRecord | None = None
+        self.series: SeriesRecord | None = None
         self.analysis_id: int | None = None  # the stored analysis whose findings are shown
         self._pending_analysis_id: int | None = None
-        self._pending_series: storage.SeriesRecord | None = None  # what the running analysis is of
+        self._pending_series: SeriesRecord | None = None  # what the running analysis is of
         self._pending_volume: object = None
         self.model_info: ModelInfo | None = None
         self._shown_provenance: ModelProvenance | None = None  # the model of the shown analysis
@@ -208,7 +186,7 @@ class ReadingController(QtCore.QObject):
         folder = Path(path)
         self.status.emit("Scanning the folder…")
         if self.db is not None and folder.exists():
-            self._store(storage.add_recent_folder, folder)
+            self._store(reading.add_recent_folder, folder)
         services = self.services
 
         def scan_then_pick(*, progress: ProgressFn, cancel: CancelToken) -> ScannedFolder:
@@ -262,18 +240,10 @@ class ReadingController(QtCore.QObject):
         self.state.set_volume(loaded.volume)
         self.series = None
         if self.db is not None:
-            self.series = self._store(
-                storage.upsert_series,
-                loaded.volume.info,
-                source_path=loaded.source_path,
-                fingerprint=loaded.fingerprint,
-                n_files=loaded.n_files,
-                part=loaded.part,
-                user=self.user,
-            )
+            self.series = self._store(register_loaded, loaded, user=self.user)
         if self.series is not None:
-            marks = self._store(storage.key_images, self.series.id) or []
-            self.state.set_key_images(k.slice_index for k in marks)
+            marks = self._store(reading.key_image_slices, self.series.id) or []
+            self.state.set_key_images(marks)
         self._shown_provenance = None
         self.provenance_changed.emit(None, "")
         self.reviews_changed.emit({}, False)
@@ -300,41 +270,33 @@ class ReadingController(QtCore.QObject):
 
     def _show_stored(self) -> None:
         """Show the newest stored analysis of this series by the current model, if any; else
-        the newest by an earlier model, labelled with that model (never re-run silently)."""
+        the newest by an earlier model, labelled with that model (never re-run silently); else
+        say so when this series was analysed but its files changed since (the old findings
+        describe files that are no longer there as analysed, so they are not shown)."""
         if self.db is None or self.series is None or self.model_info is None:
             return
-        stored = self._store(
-            storage.load_latest_analysis,
-            self.series.id,
-            model_id=self.model_info.model_id,
-            model_sha256=self.model_info.model_sha256,
+        choice: reading.StoredChoice | None = self._store(
+            reading.stored_analysis_to_show, self.series.id, self.model_info.provenance
         )
-        if stored is not None:
+        if choice is None:
+            return
+        stored = choice.analysis
+        if stored is not None and choice.by_current_model:
             self._show_result(stored.result, stored.id, stored.notices)
             self.status.emit("Showing the stored analysis of this series (same model)")
-            return
-        earlier = self._earlier_model_analysis()
-        if earlier is None:
-            self._show_stale_warning()
-            return
-        self._show_result(earlier.result, earlier.id, earlier.notices)
-        made_by = earlier.result.provenance
-        self.status.emit(
-            f"Showing the analysis made by the earlier model {made_by.model_id} "
-            f"{made_by.model_version}: Analyze (Ctrl+R) to analyse it with "
-            f"{self.model_info.model_id}"
-        )
-
-    def _earlier_model_analysis(self) -> storage.StoredAnalysis | None:
-        """The newest complete, current analysis of the open series by any model."""
-        assert self.series is not None
-        for summary in self._store(storage.analysis_history, self.series.id) or ():
-            if summary.status is AnalysisStatus.COMPLETE and not summary.stale:
-                found: storage.StoredAnalysis | None = self._store(
-                    storage.load_analysis, summary.id
-                )
-                return found
-        return None
+        elif stored is not None:
+            self._show_result(stored.result, stored.id, stored.notices)
+            made_by = stored.result.provenance
+            self.status.emit(
+                f"Showing the analysis made by the earlier model {made_by.model_id} "
+                f"{made_by.model_version}: Analyze (Ctrl+R) to analyse it with "
+                f"{self.model_info.model_id}"
+            )
+        elif choice.files_changed:
+            self.state.set_findings(None, notices=list(choice.stale_notices))
+            self.status.emit(
+                "The files of this series changed after its last analysis: analyse it again"
+            )
 
     def _shown_by_current_model(self) -> bool:
         """Findings are shown, and the model in use made them."""
@@ -348,29 +310,6 @@ class ReadingController(QtCore.QObject):
                 made_by.model_id == current.model_id
                 and made_by.model_sha256 == current.model_sha256
             )
-        )
-
-    def _show_stale_warning(self) -> None:
-        """Say so when this series was analysed, but its files changed since.
-
-        The old findings are not shown: they describe files that are no longer there as
-        analysed. The warning tells the reader why nothing is shown and what to do.
-        """
-        assert self.series is not None and self.model_info is not None
-        stale_id = self._store(
-            storage.find_latest_analysis,
-            self.series.id,
-            model_id=self.model_info.model_id,
-            model_sha256=self.model_info.model_sha256,
-            include_stale=True,
-        )
-        stale = None if stale_id is None else self._store(storage.load_analysis, stale_id)
-        if stale is None or not stale.stale:
-            return
-        warnings = [n for n in stale.notices if n.code is NoticeCode.STALE]
-        self.state.set_findings(None, notices=warnings)
-        self.status.emit(
-            "The files of this series changed after its last analysis: analyse it again"
         )
 
     # ---- analysis -----------------------------------------------------------------------
@@ -390,10 +329,10 @@ class ReadingController(QtCore.QObject):
         self._pending_series, self._pending_volume = self.series, self.loaded.volume
         if info is not None and self.series is not None and self.db is not None:
             self._pending_analysis_id = self._store(
-                storage.begin_analysis,
+                study_analysis.begin_analysis,
                 self.series,
-                provenance=provenance_of(info),
-                thresholds=info.thresholds_for(self.settings.high_grade_threshold),
+                info,
+                high_threshold=self.settings.high_grade_threshold,
                 user=self.user,
             )
         self.status.emit("Analysing…")
@@ -413,7 +352,7 @@ class ReadingController(QtCore.QObject):
         if self.db is not None and self._pending_series is not None:
             # Stored for the series it analysed, even if the reader has opened another since.
             analysis_id = self._store(
-                storage.save_analysis,
+                study_analysis.save_analysis,
                 self._pending_series,
                 result,
                 analysis_id=self._pending_analysis_id,
@@ -435,7 +374,11 @@ class ReadingController(QtCore.QObject):
     def _end_pending(self, status: AnalysisStatus, error: str = "") -> None:
         if self._pending_analysis_id is not None and self.db is not None:
             self._store(
-                storage.end_analysis, self._pending_analysis_id, status, error=error, user=self.user
+                study_analysis.end_analysis,
+                self._pending_analysis_id,
+                status,
+                error=error,
+                user=self.user,
             )
         self._pending_analysis_id = None
         self.studies_changed.emit()
@@ -454,9 +397,9 @@ class ReadingController(QtCore.QObject):
         when = result.finished_at.astimezone().strftime("%Y-%m-%d %H:%M")
         self._shown_provenance = result.provenance
         self.provenance_changed.emit(result.provenance, when)
-        reviews: dict[int, storage.Review] = {}
+        reviews: dict[int, Review] = {}
         if self.db is not None and analysis_id is not None:
-            reviews = self._store(storage.load_reviews, analysis_id) or {}
+            reviews = self._store(reading.load_reviews, analysis_id) or {}
         self.reviews_changed.emit(reviews, analysis_id is not None)
 
     # ---- review -------------------------------------------------------------------------
@@ -465,7 +408,7 @@ class ReadingController(QtCore.QObject):
         if self.db is None or self.analysis_id is None:
             return "Reviews need a stored analysis (the results store is not available)."
         try:
-            storage.save_review(
+            reading.save_review(
                 self.db,
                 self.analysis_id,
                 draft.lesion_number,
@@ -480,7 +423,7 @@ class ReadingController(QtCore.QObject):
         except StoreError as error:
             self.error.emit("Could not save the review", error)
             return error.message
-        self.reviews_changed.emit(self._store(storage.load_reviews, self.analysis_id) or {}, True)
+        self.reviews_changed.emit(self._store(reading.load_reviews, self.analysis_id) or {}, True)
         self.studies_changed.emit()
         self.status.emit(f"Review of finding {draft.lesion_number} saved")
         return None
@@ -489,12 +432,7 @@ class ReadingController(QtCore.QObject):
         """Record that the reader finished this study (the study browser shows it reviewed)."""
         if self.db is None or self.series is None:
             return
-        self._store(
-            storage.set_study_review_status,
-            self.series.study_id,
-            storage.ReviewStatus.REVIEWED,
-            user=self.user,
-        )
+        self._store(reading.sign_off_study, self.series.study_id, user=self.user)
         self.studies_changed.emit()
         self.status.emit("Study marked as reviewed")
 
@@ -503,7 +441,7 @@ class ReadingController(QtCore.QObject):
         """The open study's "no MSCC" verdict; ``None`` when no stored study is open."""
         if self.db is None or self.series is None:
             return None
-        found = self._store(storage.study_no_mscc, self.series.study_id)
+        found = self._store(reading.study_no_mscc, self.series.study_id)
         return None if found is None else bool(found)
 
     def set_no_mscc(self, no_mscc: bool) -> None:
@@ -511,7 +449,7 @@ class ReadingController(QtCore.QObject):
         ``False`` withdraws it. Every slice of a "no MSCC" study trains as normal."""
         if self.db is None or self.series is None:
             return
-        self._store(storage.set_study_no_mscc, self.series.study_id, no_mscc, user=self.user)
+        self._store(reading.set_study_no_mscc, self.series.study_id, no_mscc, user=self.user)
         self.study_verdict_changed.emit()
         self.studies_changed.emit()
         self.status.emit(
@@ -520,9 +458,9 @@ class ReadingController(QtCore.QObject):
             else "“No MSCC” withdrawn: the findings' own reviews count again"
         )
 
-    def no_mscc_studies(self, entries: list[storage.StudyListEntry]) -> set[int]:
+    def no_mscc_studies(self, entries: list[StudyListEntry]) -> set[int]:
         """Which of ``entries`` carry the "no MSCC" verdict (for the study browser)."""
-        return {e.study_id for e in entries if self._store(storage.study_no_mscc, e.study_id)}
+        return {e.study_id for e in entries if self._store(reading.study_no_mscc, e.study_id)}
 
     def toggle_key_image(self) -> None:
         volume = self.state.volume
@@ -532,7 +470,7 @@ class ReadingController(QtCore.QObject):
         marked = self.state.toggle_key_image(index)
         if self.db is not None and self.series is not None:
             self._store(
-                storage.set_key_image,
+                reading.mark_key_image,
                 self.series.id,
                 index,
                 sop_instance_uid=volume.sop_instance_uids[index],
@@ -553,11 +491,11 @@ class ReadingController(QtCore.QObject):
             self.error.emit("Results store problem", error)
             return None
 
-    def studies(self) -> list[storage.StudyListEntry]:
-        return self._store(storage.list_studies) or []
+    def studies(self) -> list[StudyListEntry]:
+        return self._store(reading.list_studies) or []
 
     def recent_folders(self) -> list[Path]:
-        return self._store(storage.recent_folders, limit=10) or []
+        return self._store(reading.recent_folders, limit=10) or []
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Cancel background work, wait for it, close the store."""

@@ -158,14 +158,14 @@ class ExportController(QtCore.QObject):
         if not self.available or r.loaded is None or r.db is None:
             return
         try:
-            from mscc_desktop import reporting
+            from mscc_desktop.workflow.report_inputs import load_report_inputs
         except ImportError as error:
             r.error.emit(
                 "Export not available", MsccError(f"The reporting layer is missing: {error}")
             )
             return
         try:
-            self._inputs = reporting.load_report_inputs(
+            self._inputs = load_report_inputs(
                 r.db, r.loaded.volume, series_id=None, analysis_id=r.analysis_id
             )
         except MsccError as error:
@@ -175,10 +175,10 @@ class ExportController(QtCore.QObject):
         self.runner.submit(export_job(request, self._inputs, (r.loaded.source_path,)))
 
     def _on_done(self, result: Any) -> None:
-        from mscc_desktop import reporting
+        from mscc_desktop.workflow.report_inputs import record_export
 
         r = self.reading
         if r.db is not None and self._inputs is not None:
-            r._store(reporting.record_export, self._inputs, result, user=r.user)
+            r._store(record_export, self._inputs, result, user=r.user)
         r.status.emit(f"Exported {len(result.files)} file(s) to {result.path}")
         self.exported.emit(result)

@@ -6,7 +6,7 @@ vertebral levels on the I/O pool (:func:`~mscc_desktop.core.spine.level_estimate
 estimate_levels`, about 0.7 ms a slice) and reads the numbering the reader confirmed from the
 store. The reader confirms the proposal, or shifts the whole numbering one level up or down,
 each in one action that is saved at once with the analysis (and audited): see
-:func:`~mscc_desktop.storage.level_numbering.save_level_numbering`.
+``workflow.reading.save_level_numbering`` (the store keeps the numbering).
 
 What the views show (:class:`ShownLevels`): the confirmed numbering once there is one, else
 the proposal (marked as such), else nothing, with the estimate's reason.
@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore
 
-from mscc_desktop import storage
 from mscc_desktop.core.errors import StoreError, UnusableSeriesError
 from mscc_desktop.core.findings import Lesion
 from mscc_desktop.core.spine.centreline import Centreline, centreline_from_results
@@ -30,8 +29,10 @@ from mscc_desktop.core.spine.levels import LevelEstimate, levels_range
 from mscc_desktop.core.tasks import CancelToken, ProgressFn
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.gui.workers import TaskRunner
+from mscc_desktop.workflow.reading import load_level_numbering, save_level_numbering
 
 if TYPE_CHECKING:
+    from mscc_desktop.core.spine.levels import LevelNumbering
     from mscc_desktop.gui.controller import ReadingController
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class SpineLevels(QtCore.QObject):
         self.runner.failed.connect(self._on_estimate_failed)
         self._centreline: Centreline | None = None
         self._estimate: LevelEstimate | None = None
-        self._numbering: storage.LevelNumbering | None = None
+        self._numbering: LevelNumbering | None = None
         self._analysis_id: int | None = None
         self._problem = ""
         self.state.volume_changed.connect(self._clear)
@@ -107,7 +108,7 @@ class SpineLevels(QtCore.QObject):
         return self._estimate
 
     @property
-    def numbering(self) -> storage.LevelNumbering | None:
+    def numbering(self) -> LevelNumbering | None:
         return self._numbering
 
     @property
@@ -187,7 +188,7 @@ class SpineLevels(QtCore.QObject):
             return False
         estimate = self._estimate
         try:
-            self._numbering = storage.save_level_numbering(
+            self._numbering = save_level_numbering(
                 c.db,
                 self._analysis_id,
                 proposal,
@@ -238,9 +239,7 @@ class SpineLevels(QtCore.QObject):
                 self._problem = f"No levels proposed: {error.message}"
             if self._analysis_id is not None and self.controller.db is not None:
                 try:
-                    self._numbering = storage.load_level_numbering(
-                        self.controller.db, self._analysis_id
-                    )
+                    self._numbering = load_level_numbering(self.controller.db, self._analysis_id)
                 except StoreError as error:
                     self.controller.error.emit("Could not read the confirmed levels", error)
             if self._centreline is not None:

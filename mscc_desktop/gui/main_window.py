@@ -36,13 +36,13 @@ from mscc_desktop.gui.findings_panel import FindingsPanel
 from mscc_desktop.gui.network_ui import NetworkUi
 from mscc_desktop.gui.review_editor import ReviewDraft
 from mscc_desktop.gui.series_chooser import SeriesChooser
-from mscc_desktop.gui.services import ModelInfo
 from mscc_desktop.gui.settings import SettingsDialog, load_settings, save_settings
 from mscc_desktop.gui.spine_ui import SpineUi
 from mscc_desktop.gui.state import ViewerState
 from mscc_desktop.gui.study_browser import StudyBrowser
 from mscc_desktop.gui.task_indicator import TaskIndicator
 from mscc_desktop.gui.viewer import ViewerWidget
+from mscc_desktop.workflow.model import ModelInfo
 
 if TYPE_CHECKING:
     from mscc_desktop.gui.models_page import ModelsDialog

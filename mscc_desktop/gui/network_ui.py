@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from mscc_desktop import storage
 from mscc_desktop.core.dicom_text import date_text, person_name_text
 from mscc_desktop.core.errors import NetworkError
 from mscc_desktop.gui import theme
@@ -37,6 +36,7 @@ from mscc_desktop.network import (
     load_network_settings,
     received_root,
 )
+from mscc_desktop.workflow.reading import send_log
 
 if TYPE_CHECKING:
     from mscc_desktop.gui.main_window import MainWindow
@@ -274,7 +274,7 @@ class NetworkUi(QtCore.QObject):
         series = self.reading.series
         if series is None:
             return
-        entries = self.reading._store(storage.send_log, series.study_id) or []
+        entries = self.reading._store(send_log, series.study_id) or []
         if self.send_log_dialog is None:
             self.send_log_dialog = SendLogDialog(self.window)
             self.send_log_dialog.refresh_requested.connect(self.show_send_log)

@@ -27,7 +27,7 @@ from mscc_desktop.gui.controller import ReadingController
 from mscc_desktop.gui.export_ui import stored_analysis_shown
 from mscc_desktop.gui.workers import TaskRunner
 from mscc_desktop.network import NetworkSettings, RemoteNode, SendReport, send_files
-from mscc_desktop.storage import SendLogEntry, SendStatus
+from mscc_desktop.workflow.records import SendLogEntry, SendStatus
 
 logger = logging.getLogger(__name__)
 
@@ -200,10 +200,10 @@ class PacsSendController(QtCore.QObject):
         if not self.available or r.loaded is None or r.db is None:
             return False
         try:
-            from mscc_desktop import reporting
             from mscc_desktop.workflow import outbox_root
+            from mscc_desktop.workflow.report_inputs import load_report_inputs
 
-            self._inputs = reporting.load_report_inputs(
+            self._inputs = load_report_inputs(
                 r.db, r.loaded.volume, series_id=None, analysis_id=r.analysis_id
             )
         except MsccError as error:

@@ -11,7 +11,7 @@ from mscc_desktop.core.dicom_text import date_text, person_name_text
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.review import ReviewStatus, StudyStatus
 from mscc_desktop.gui import theme
-from mscc_desktop.storage.records import StudyListEntry
+from mscc_desktop.workflow.records import StudyListEntry
 
 COLUMNS = ("Flag", "Patient", "ID", "Date", "Description", "Status", "Reviewed")
 _STATUS_TEXT = {

@@ -8,12 +8,13 @@
   PDF, each passing dciodvfy without errors;
 * optional de-identification of all of them (DICOM PS3.15 Basic profile).
 
-Typical use (the GUI runs the export in a worker, the store calls on its own thread)::
+A pure function of its inputs: it never reads the store. The workflow gathers the inputs
+and records the export (``workflow.report_inputs``) on the thread that owns the store::
 
-    inputs = load_report_inputs(db, volume, series_id=series.id)
+    inputs = load_report_inputs(db, volume, series_id=series.id)   # workflow, store thread
     result = export_pdf(inputs, folder, deidentify=False, paper=Paper.A4,
-                        progress=progress, cancel=cancel)
-    record_export(db, inputs, result, user=config.user_name)
+                        progress=progress, cancel=cancel)         # reporting, worker
+    record_export(db, inputs, result, user=config.user_name)      # workflow, store thread
 """
 
 from __future__ import annotations
@@ -27,13 +28,10 @@ from mscc_desktop.reporting.exports import (
     export_dicom,
     export_key_images,
     export_pdf,
-    record_export,
 )
 from mscc_desktop.reporting.inputs import (
     ReportInputs,
     SignOff,
-    latest_complete_analysis,
-    load_report_inputs,
     report_inputs,
 )
 from mscc_desktop.reporting.palette import GROUP_COLOURS
@@ -60,9 +58,6 @@ __all__ = [
     "export_key_images",
     "export_pdf",
     "install_secret",
-    "latest_complete_analysis",
-    "load_report_inputs",
-    "record_export",
     "report_content",
     "report_inputs",
     "safe_filename",

@@ -1,15 +1,15 @@
 """The export actions the GUI and the CLI call: PDF, key-image PNGs, DICOM outputs.
 
 Each is a plain function ``f(inputs, folder, *, options..., progress=None, cancel=None)``
-safe to run in a worker thread: it never touches the store (call :func:`record_export` on
-the thread that owns it afterwards). Each one
+safe to run in a worker thread: it never touches the store (the workflow reads the inputs
+and records the export, ``workflow.report_inputs``, on the thread that owns it). Each one
 
 1. refuses a target folder inside a source DICOM folder (:class:`ExportError`);
 2. builds the identity to print, de-identified on request (:mod:`.deid`);
 3. writes under a temporary ``.partial`` name in the target folder and renames it when
    complete, never over an existing file (a number is appended instead).
 
-Typical use (GUI worker)::
+Typical use (GUI worker; ``load_report_inputs`` and ``record_export`` are the workflow's)::
 
     inputs = load_report_inputs(db, volume, series_id=series.id)          # GUI thread
     result = export_pdf(inputs, folder, deidentify=True, progress=p, cancel=c)  # worker
@@ -27,8 +27,6 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report, sub_progress
 from mscc_desktop.core.windows import WindowPreset
 from mscc_desktop.reporting.deid import ExportIdentity, export_identity
@@ -45,7 +43,6 @@ from mscc_desktop.reporting.safe_files import (
 )
 from mscc_desktop.reporting.summary import report_content
 from mscc_desktop.reporting.text import export_stem
-from mscc_desktop.storage import AuditAction, record_audit
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +106,7 @@ def export_pdf(
     Parameters
     ----------
     inputs
-        From :func:`~.inputs.load_report_inputs` (or :func:`~.inputs.report_inputs`).
+        From :func:`~.inputs.report_inputs` (the workflow gathers them from the store).
     folder
         The export folder the user chose (created when missing).
     deidentify
@@ -285,32 +282,6 @@ def export_all(
     return results
 
 
-def record_export(
-    db: Database, inputs: ReportInputs, result: ExportResult, *, user: str = ""
-) -> None:
-    """Append the export to the audit log (kind, de-identified, counts; no names or paths).
-
-    Call on the thread that owns ``db``. Does nothing for in-memory analyses without ids.
-    """
-    if inputs.analysis_id is None and inputs.series_id is None:
-        return
-    record_audit(
-        db,
-        AuditAction.EXPORTED,
-        user=user,
-        study_id=inputs.study_id,
-        series_id=inputs.series_id,
-        analysis_id=inputs.analysis_id,
-        details={
-            "kind": result.kind.value,
-            "deidentified": result.deidentified,
-            "files": len(result.files),
-            "pages": result.pages,
-            "key_images": result.n_key_images,
-        },
-    )
-
-
 __all__ = [
     "ExportKind",
     "ExportOptions",
@@ -319,5 +290,4 @@ __all__ = [
     "export_dicom",
     "export_key_images",
     "export_pdf",
-    "record_export",
 ]

@@ -1,10 +1,10 @@
 """What a report is built from: the loaded series, its stored analysis and the reader's review.
 
-:func:`load_report_inputs` reads everything from the store for a loaded volume;
-:func:`report_inputs` builds the same from an :class:`AnalysisResult` in memory (``analyze
---pdf --no-db``, tests). Both check that the analysis really belongs to the pixels being
-exported — same series, same SOP Instance UID on every analysed slice — because a key image
-must never show another patient's slice.
+:func:`report_inputs` builds them from plain values: an :class:`AnalysisResult` in memory
+(``analyze --pdf --no-db``, tests), or what ``workflow.report_inputs.load_report_inputs``
+read from the store for a loaded volume. It checks that the analysis really belongs to the
+pixels being exported — same series, same SOP Instance UID on every analysed slice — because
+a key image must never show another patient's slice.
 """
 
 from __future__ import annotations
@@ -13,25 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from mscc_desktop import __version__
 from mscc_desktop.core.errors import ExportError
 from mscc_desktop.core.findings import AnalysisResult, AnalysisStatus, StudyFindings
 from mscc_desktop.core.notices import Notice
 from mscc_desktop.core.review import Review, ReviewStatus
+from mscc_desktop.core.spine.levels import LevelNumbering
 from mscc_desktop.core.volume import Volume
-from mscc_desktop.storage import (
-    AuditAction,
-    LevelNumbering,
-    analysis_history,
-    audit_entries,
-    key_images,
-    load_analysis,
-    load_level_numbering,
-    load_reviews,
-    study_review_status,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,80 +129,8 @@ def report_inputs(
     )
 
 
-def latest_complete_analysis(db: Database, series_id: int) -> int | None:
-    """Id of the newest complete analysis of a series (current ones before stale ones)."""
-    complete = [s for s in analysis_history(db, series_id) if s.status is AnalysisStatus.COMPLETE]
-    current = [s for s in complete if not s.stale]
-    chosen = current or complete
-    return chosen[0].id if chosen else None
-
-
-def sign_off_of(db: Database, study_id: int) -> SignOff:
-    """The study's review status and, when signed off, who and when (from the audit log)."""
-    status = study_review_status(db, study_id)
-    if status is not ReviewStatus.REVIEWED:
-        return SignOff(status)
-    changes = [
-        entry
-        for entry in audit_entries(db, study_id=study_id)
-        if entry.action is AuditAction.STUDY_STATUS_CHANGED
-        and entry.details.get("to") == ReviewStatus.REVIEWED.value
-    ]
-    if not changes:
-        return SignOff(status)
-    last = changes[-1]
-    return SignOff(status, by=last.user, at=last.at)
-
-
-def load_report_inputs(
-    db: Database,
-    volume: Volume,
-    *,
-    series_id: int | None = None,
-    analysis_id: int | None = None,
-) -> ReportInputs:
-    """Report inputs from the store: an analysis (the series' latest complete one when
-    ``analysis_id`` is ``None``), its reviews, the series' key images and the sign-off.
-
-    Raises
-    ------
-    ExportError
-        No complete analysis, or it does not belong to ``volume``.
-    StoreError
-        The store cannot be read.
-    """
-    if analysis_id is None:
-        if series_id is None:
-            raise ValueError("give the series id or the analysis id")
-        analysis_id = latest_complete_analysis(db, series_id)
-        if analysis_id is None:
-            raise ExportError(
-                "This series has no complete analysis in the results store. Analyse it "
-                "first (in the workstation, or with 'mscc-desktop analyze'), then export."
-            )
-    stored = load_analysis(db, analysis_id)
-    marked = [k.slice_index for k in key_images(db, stored.series_id)]
-    return report_inputs(
-        volume,
-        stored.result,
-        reviews=load_reviews(db, analysis_id),
-        reader_key_slices=marked,
-        sign_off=sign_off_of(db, stored.study_id),
-        notices=stored.notices,
-        software_version=stored.software_version,
-        analysis_id=analysis_id,
-        series_id=stored.series_id,
-        study_id=stored.study_id,
-        levels=load_level_numbering(db, analysis_id),
-        stale=stored.stale,
-    )
-
-
 __all__ = [
     "ReportInputs",
     "SignOff",
-    "latest_complete_analysis",
-    "load_report_inputs",
     "report_inputs",
-    "sign_off_of",
 ]

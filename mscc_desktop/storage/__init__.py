@@ -26,6 +26,7 @@ and :mod:`mscc_desktop.core.vertebral_levels` and re-exported here for callers o
 from __future__ import annotations
 
 from mscc_desktop.core.review import Review, ReviewDecision, ReviewStatus, StudyStatus
+from mscc_desktop.core.spine.levels import LevelNumbering
 from mscc_desktop.core.vertebral_levels import VERTEBRAL_LEVELS, parse_vertebral_level
 from mscc_desktop.storage._sql import write_transaction
 from mscc_desktop.storage.analyses import begin_analysis, end_analysis, save_analysis
@@ -39,11 +40,7 @@ from mscc_desktop.storage.connection import (
     prepare_store,
 )
 from mscc_desktop.storage.fingerprint import fingerprint_files, source_folder
-from mscc_desktop.storage.level_numbering import (
-    LevelNumbering,
-    load_level_numbering,
-    save_level_numbering,
-)
+from mscc_desktop.storage.level_numbering import load_level_numbering, save_level_numbering
 from mscc_desktop.storage.records import (
     AnalysisSummary,
     AuditAction,

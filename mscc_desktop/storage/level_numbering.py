@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlite_utils import Database
 
 from mscc_desktop.core.errors import StoreError
 from mscc_desktop.core.review import ReviewStatus
-from mscc_desktop.core.spine.levels import levels_range, shift_level
+from mscc_desktop.core.spine.levels import LevelNumbering, shift_level
 from mscc_desktop.core.vertebral_levels import LEVEL_RANK, VERTEBRAL_LEVELS
 from mscc_desktop.storage._sql import now_utc, parse_time, time_text, write_transaction
 from mscc_desktop.storage.audit import record_audit, resolve_user
@@ -32,52 +30,6 @@ from mscc_desktop.storage.reviews import set_study_review_status, study_review_s
 MAX_SHIFT = 5
 """The numbering moves by one level at a time; a shift beyond this means the count is wrong,
 and the reader should enter levels by hand instead."""
-
-
-@dataclass(frozen=True, slots=True)
-class LevelNumbering:
-    """A confirmed numbering: the program's proposal per slice, the reader's shift, who, when.
-
-    ``proposed_levels[k]`` is slice ``k``'s level as proposed (``None`` where nothing was);
-    ``shift`` counts levels towards the feet (+1: what was proposed as T7 is T8).
-    """
-
-    analysis_id: int
-    proposed_levels: tuple[str | None, ...]
-    shift: int
-    reason: str
-    confidence: float
-    user: str
-    confirmed_at: datetime
-
-    @property
-    def levels(self) -> tuple[str | None, ...]:
-        """The confirmed level of every slice (the proposal moved by :attr:`shift`)."""
-        return tuple(shift_level(name, self.shift) for name in self.proposed_levels)
-
-    def level_at(self, slice_index: int) -> str | None:
-        """Confirmed level of one slice; ``None`` outside the numbering or the stack."""
-        if 0 <= slice_index < len(self.proposed_levels):
-            return shift_level(self.proposed_levels[slice_index], self.shift)
-        return None
-
-    def level_range(self, first_slice: int, last_slice: int) -> str:
-        """The confirmed levels a run of slices covers: ``"T7"``, ``"T7-T8"``; ``""`` if none."""
-        return levels_range(self.levels, first_slice, last_slice)
-
-    @property
-    def extent(self) -> str:
-        """The confirmed levels from the first to the last numbered slice (``"C7-T12"``)."""
-        return self.level_range(0, len(self.proposed_levels) - 1)
-
-    @property
-    def shift_text(self) -> str:
-        """How the reader moved the count, in words ("as proposed", "shifted 1 level down")."""
-        if self.shift == 0:
-            return "as proposed"
-        way = "down (towards the feet)" if self.shift > 0 else "up (towards the head)"
-        n = abs(self.shift)
-        return f"shifted {n} level{'' if n == 1 else 's'} {way}"
 
 
 def save_level_numbering(

@@ -21,10 +21,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from mscc_desktop import storage
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.labels import read_labels_csv
+from mscc_desktop.core.review import ReviewDecision
 from mscc_desktop.core.tasks import ProgressFn, report, sub_progress
+from mscc_desktop.workflow import reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,54 +52,41 @@ def scripted_review(
         row.sop_instance_uid: row.group for row in read_labels_csv(study_folder / "labels.csv")
     }
     errors = 0
-    for entry in storage.list_studies(db):
-        for record in storage.series_for_study(db, entry.study_id):
-            if Path(record.source_path).resolve() != (study_folder / "dicom").resolve():
-                continue
-            history = storage.analysis_history(db, record.id)
-            if not history:
-                continue
-            stored = storage.load_analysis(db, history[0].id)
-            findings = stored.result.findings
-            if findings is None:
-                continue
-            for lesion in findings.lesions:
-                slices = findings.slices[lesion.first_slice : lesion.last_slice + 1]
-                real = _truth_group(
-                    [truth[s.sop_instance_uid] for s in slices if s.sop_instance_uid in truth]
-                )
-                group: GradeGroup | None
-                if real is GradeGroup.NORMAL:
-                    decision, group = storage.ReviewDecision.REJECT, None
-                elif real is lesion.group:
-                    decision, group = storage.ReviewDecision.ACCEPT, None
-                else:
-                    decision, group = storage.ReviewDecision.REGRADE, real
-                if rng.random() < error_rate:  # the reader gets this one wrong
-                    errors += 1
-                    wrong = [
-                        (storage.ReviewDecision.ACCEPT, None),
-                        (storage.ReviewDecision.REJECT, None),
-                        *[
-                            (storage.ReviewDecision.REGRADE, g)
-                            for g in GradeGroup
-                            if g is not lesion.group
-                        ],
-                    ]
-                    wrong = [w for w in wrong if w != (decision, group)]
-                    decision, group = rng.choice(wrong)
-                storage.save_review(
-                    db, stored.id, lesion.number, decision=decision, regraded_group=group,
-                    user="scripted reader",
-                )  # fmt: skip
-                counts[decision.value] += 1
-            disease = any(g is not GradeGroup.NORMAL for g in truth.values())
-            if not findings.lesions and not disease:
-                storage.set_study_no_mscc(db, entry.study_id, user="scripted reader")
-                counts["no_mscc"] += 1
-            storage.set_study_review_status(
-                db, entry.study_id, storage.ReviewStatus.REVIEWED, user="scripted reader"
+    for study_id, stored in reading.analyses_of_folder(db, study_folder / "dicom"):
+        findings = stored.result.findings
+        if findings is None:
+            continue
+        for lesion in findings.lesions:
+            slices = findings.slices[lesion.first_slice : lesion.last_slice + 1]
+            real = _truth_group(
+                [truth[s.sop_instance_uid] for s in slices if s.sop_instance_uid in truth]
             )
+            group: GradeGroup | None
+            if real is GradeGroup.NORMAL:
+                decision, group = ReviewDecision.REJECT, None
+            elif real is lesion.group:
+                decision, group = ReviewDecision.ACCEPT, None
+            else:
+                decision, group = ReviewDecision.REGRADE, real
+            if rng.random() < error_rate:  # the reader gets this one wrong
+                errors += 1
+                wrong = [
+                    (ReviewDecision.ACCEPT, None),
+                    (ReviewDecision.REJECT, None),
+                    *[(ReviewDecision.REGRADE, g) for g in GradeGroup if g is not lesion.group],
+                ]
+                wrong = [w for w in wrong if w != (decision, group)]
+                decision, group = rng.choice(wrong)
+            reading.save_review(
+                db, stored.id, lesion.number, decision=decision, regraded_group=group,
+                user="scripted reader",
+            )  # fmt: skip
+            counts[decision.value] += 1
+        disease = any(g is not GradeGroup.NORMAL for g in truth.values())
+        if not findings.lesions and not disease:
+            reading.set_study_no_mscc(db, study_id, user="scripted reader")
+            counts["no_mscc"] += 1
+        reading.sign_off_study(db, study_id, user="scripted reader")
     return errors
 
 
@@ -144,7 +132,7 @@ def simulate_site(
     rng = random.Random(seed)
     counts: Counter[str] = Counter()
     errors = 0
-    db = storage.open_store(store)
+    db = reading.open_store(store)
     try:
         folders = sorted(p for p in studies.iterdir() if (p / "labels.csv").is_file())
         if studies_from is None and len(folders) != n_studies:

@@ -1,7 +1,16 @@
 """Study workflows that join the services: the network to the store, exports to a PACS.
 
 Qt-free, so the GUI and the CLI call the same sequence. Owns no state of its own: every
-function takes the store it writes to, on the thread that owns it.
+function takes the store it writes to, on the thread that owns it. One study, folder to PDF:
+
+* ``study``: scan a folder, pick and load a series (fingerprinted), register it;
+* ``model``: find, verify and start the model once (``OpenModel``, ``ModelInfo``);
+* ``analysis``: begin, save or end an analysis in the store (``analyse_and_store``);
+* ``reading``: what the reader sees and records (stored analysis to show, reviews, ...);
+* ``locate``: the series a user names (folder, file or Series Instance UID);
+* ``report_inputs`` and ``exports``: a report's inputs from the store, the exports (PDF
+  after an analysis with typed ``PdfOptions``) and their audit records. Reporting itself
+  never touches the store.
 
 Names are imported on first use (PEP 562): ``from mscc_desktop.workflow import
 ReceiveSession`` must not load the reporting stack (reportlab, highdicom) that only sending

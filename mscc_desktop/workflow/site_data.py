@@ -280,6 +280,22 @@ def export_reviewed(
     )
 
 
+def export_reviewed_from(
+    db_path: Path,
+    out: Path,
+    *,
+    link: bool = False,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> DatasetExport:
+    """:func:`export_reviewed` with a read-only connection of this thread (for a worker)."""
+    db = storage.open_store(db_path, read_only=True)
+    try:
+        return export_reviewed(db, out, link=link, progress=progress, cancel=cancel)
+    finally:
+        db.close()
+
+
 def _series_files(folder: Path) -> dict[str, Path]:
     """SOP Instance UID -> file for every DICOM file in ``folder`` (foreign files skipped).
 
@@ -365,6 +381,7 @@ __all__ = [
     "ReviewedSeries",
     "SiteDataSummary",
     "export_reviewed",
+    "export_reviewed_from",
     "label_slices",
     "reviewed_series",
 ]

@@ -24,9 +24,10 @@ from mscc_desktop.core.notices import Notice, NoticeCode, Severity
 from mscc_desktop.core.tasks import CancelToken, ProgressFn
 from mscc_desktop.core.volume import SeriesInfo, Volume
 from mscc_desktop.core.windows import WINDOW_ORDER
-from mscc_desktop.gui.services import LoadedSeries, ModelInfo, load_with_fingerprint
 from mscc_desktop.inference.backends.base import FloatArray
 from mscc_desktop.inference.pipeline import analyse_volume
+from mscc_desktop.workflow.model import ModelInfo
+from mscc_desktop.workflow.study import LoadedSeries, load_with_fingerprint
 from tests.factories.fake_backend import FakeBackend
 from tests.factories.model_settings import fake_model_settings
 
@@ -237,7 +238,7 @@ class FakeAnalyser:
                 model_id=self.model_id,
                 model_version=TEST_MODEL.model_version,
                 model_sha256=TEST_MODEL.model_sha256,
-                runtime="Fake backend 1.0",
+                backend="Fake backend 1.0",
                 device="CPU · deterministic fake",
                 fallback_warning=self.fallback_warning,
                 thresholds=TEST_MODEL.thresholds,

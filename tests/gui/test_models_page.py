@@ -29,9 +29,9 @@ from mscc_desktop.gui.app import create_main_window
 from mscc_desktop.gui.main_window import MainWindow
 from mscc_desktop.gui.model_figures import FIGURE_ROWS, figure_text
 from mscc_desktop.gui.models_page import ModelsDialog
-from mscc_desktop.gui.services import PipelineAnalyser
 from mscc_desktop.storage.records import AuditAction
 from mscc_desktop.training.site_simulation import SimulatedSite, simulate_site
+from mscc_desktop.workflow.model import PipelineAnalyser
 from mscc_desktop.workflow.site_data import reviewed_series
 from tests.gui.conftest import WindowFactory
 from tests.gui.fakes import FakeServices, write_phantom_study

@@ -27,11 +27,11 @@ from mscc_desktop.reporting import (
     export_dicom,
     export_key_images,
     export_pdf,
-    load_report_inputs,
 )
 from mscc_desktop.reporting.deid import ExportIdentity
 from mscc_desktop.reporting.safe_files import unique_path, write_bytes_atomic
 from mscc_desktop.reporting.text import export_stem
+from mscc_desktop.workflow.report_inputs import load_report_inputs
 from tests.factories.dicom_factory import rewrite, write_series
 from tests.reporting.conftest import pdf_all_bytes
 from tests.reporting.study import PATIENT, analyse, spine_phantom

@@ -29,7 +29,7 @@ from mscc_desktop.core.review import StudyStatus
 from mscc_desktop.core.tasks import CancelToken, ProgressFn
 from mscc_desktop.gui.app import create_main_window
 from mscc_desktop.gui.main_window import MainWindow
-from mscc_desktop.gui.services import LoadedSeries
+from mscc_desktop.workflow.study import LoadedSeries
 from tests.factories.dicom_factory import rewrite
 from tests.gui.fakes import INFO, FakeAnalyser, FakeServices, write_phantom_study
 

@@ -24,13 +24,13 @@ from mscc_desktop.network import (
     retrieve_study,
     send_files,
 )
-from mscc_desktop.reporting import load_report_inputs
 from mscc_desktop.workflow import (
     ReceiveSession,
     export_for_sending,
     record_sent,
     register_retrieved,
 )
+from mscc_desktop.workflow.report_inputs import load_report_inputs
 from tests.network.conftest import listener_settings
 from tests.network.dicom_bytes import dataset_bytes
 from tests.network.orthanc import APP_AE, ORTHANC_AE, Orthanc, dcmtk_tool

@@ -9,7 +9,8 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from mscc_desktop.reporting import ReportInputs, load_report_inputs
+from mscc_desktop.reporting import ReportInputs
+from mscc_desktop.workflow.report_inputs import load_report_inputs
 from tests.reporting.study import AnalysedStudy, analysed_study, review
 
 

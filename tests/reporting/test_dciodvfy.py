@@ -20,7 +20,8 @@ import pydicom
 import pypdfium2 as pdfium
 import pytest
 
-from mscc_desktop.reporting import ReportInputs, export_dicom, load_report_inputs
+from mscc_desktop.reporting import ReportInputs, export_dicom
+from mscc_desktop.workflow.report_inputs import load_report_inputs
 from tests.reporting.study import AnalysedStudy, analysed_study
 
 DCIODVFY = shutil.which("dciodvfy")

@@ -13,10 +13,9 @@ from mscc_desktop.core.findings import AnalysisStatus
 from mscc_desktop.reporting import (
     ReportInputs,
     export_pdf,
-    load_report_inputs,
-    record_export,
     report_inputs,
 )
+from mscc_desktop.workflow.report_inputs import load_report_inputs, record_export
 from tests.reporting.study import AnalysedStudy, analysed_study
 
 

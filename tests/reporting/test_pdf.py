@@ -124,7 +124,7 @@ def test_signed_off_regrade_changes_the_verdict(tmp_path: Path) -> None:
     storage.set_study_review_status(
         study.db, study.series.study_id, storage.ReviewStatus.REVIEWED, user="Dr Second"
     )
-    from mscc_desktop.reporting import load_report_inputs
+    from mscc_desktop.workflow.report_inputs import load_report_inputs
 
     inputs = load_report_inputs(study.db, study.volume, series_id=study.series.id)
     first = _flat(pdf_pages_text(export_pdf(inputs, tmp_path / "out").path)[0])
@@ -134,7 +134,7 @@ def test_signed_off_regrade_changes_the_verdict(tmp_path: Path) -> None:
 
 
 def test_no_finding_study_says_so(tmp_path: Path) -> None:
-    from mscc_desktop.reporting import load_report_inputs
+    from mscc_desktop.workflow.report_inputs import load_report_inputs
 
     study: AnalysedStudy = analysed_study(tmp_path, lesions=(), n_slices=16)
     inputs = load_report_inputs(study.db, study.volume, series_id=study.series.id)
@@ -214,7 +214,7 @@ def test_paper_sizes(
 def test_non_latin_names_are_printed(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from mscc_desktop.reporting import load_report_inputs
+    from mscc_desktop.workflow.report_inputs import load_report_inputs
     from tests.reporting.study import PATIENT
 
     info = replace(PATIENT, patient_name="Żółć^Łukasz", patient_id="PL-1")

@@ -10,7 +10,7 @@ import pytest
 
 from mscc_desktop import storage
 from mscc_desktop.cli import EXIT_ERROR, EXIT_NOTHING, EXIT_OK, main
-from mscc_desktop.cli.report_cmd import add_pdf_option, pdf_after_analysis
+from mscc_desktop.cli.analyze_cmd import add_pdf_option, pdf_after_analysis
 from tests.reporting.conftest import folder_snapshot, pdf_pages_text
 from tests.reporting.study import AnalysedStudy, analysed_study
 

@@ -15,10 +15,11 @@ from pydicom.sr.codedict import codes
 from mscc_desktop import storage
 from mscc_desktop.core.grades import GradeGroup
 from mscc_desktop.core.vertebral_levels import VERTEBRAL_LEVELS
-from mscc_desktop.reporting import export_dicom, export_pdf, load_report_inputs, report_content
+from mscc_desktop.reporting import export_dicom, export_pdf, report_content
 from mscc_desktop.reporting.deid import export_identity
 from mscc_desktop.reporting.palette import GROUP_COLOURS, rgb
 from mscc_desktop.reporting.pdf.pdf_spine import spine_reformat
+from mscc_desktop.workflow.report_inputs import load_report_inputs
 from tests.reporting.conftest import pdf_pages_text
 from tests.reporting.study import AnalysedStudy, analysed_study
 

@@ -7,10 +7,10 @@ import dataclasses
 from pathlib import Path
 
 from mscc_desktop import storage
-from mscc_desktop.reporting import load_report_inputs
 from mscc_desktop.reporting.deid import export_identity
 from mscc_desktop.reporting.summary import report_content
 from mscc_desktop.workflow.reanalysis import change_since_other_model
+from mscc_desktop.workflow.report_inputs import load_report_inputs
 from tests.reporting.study import analysed_study, review
 
 

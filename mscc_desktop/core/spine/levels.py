@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 
 import numpy as np
@@ -188,3 +189,49 @@ def unsure(
         confidence=0.0,
         slice_z_mm=tuple(float(z) for z in slice_z_mm),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LevelNumbering:
+    """A confirmed numbering: the program's proposal per slice, the reader's shift, who, when.
+
+    ``proposed_levels[k]`` is slice ``k``'s level as proposed (``None`` where nothing was);
+    ``shift`` counts levels towards the feet (+1: what was proposed as T7 is T8).
+    """
+
+    analysis_id: int
+    proposed_levels: tuple[str | None, ...]
+    shift: int
+    reason: str
+    confidence: float
+    user: str
+    confirmed_at: datetime
+
+    @property
+    def levels(self) -> tuple[str | None, ...]:
+        """The confirmed level of every slice (the proposal moved by :attr:`shift`)."""
+        return tuple(shift_level(name, self.shift) for name in self.proposed_levels)
+
+    def level_at(self, slice_index: int) -> str | None:
+        """Confirmed level of one slice; ``None`` outside the numbering or the stack."""
+        if 0 <= slice_index < len(self.proposed_levels):
+            return shift_level(self.proposed_levels[slice_index], self.shift)
+        return None
+
+    def level_range(self, first_slice: int, last_slice: int) -> str:
+        """The confirmed levels a run of slices covers: ``"T7"``, ``"T7-T8"``; ``""`` if none."""
+        return levels_range(self.levels, first_slice, last_slice)
+
+    @property
+    def extent(self) -> str:
+        """The confirmed levels from the first to the last numbered slice (``"C7-T12"``)."""
+        return self.level_range(0, len(self.proposed_levels) - 1)
+
+    @property
+    def shift_text(self) -> str:
+        """How the reader moved the count, in words ("as proposed", "shifted 1 level down")."""
+        if self.shift == 0:
+            return "as proposed"
+        way = "down (towards the feet)" if self.shift > 0 else "up (towards the head)"
+        n = abs(self.shift)
+        return f"shifted {n} level{'' if n == 1 else 's'} {way}"

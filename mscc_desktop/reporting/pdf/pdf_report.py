@@ -153,7 +153,7 @@ def build_pdf(
     Parameters
     ----------
     inputs
-        The series, its analysis and review (:func:`~.inputs.load_report_inputs`).
+        The series, its analysis and review (:func:`~.inputs.report_inputs`).
     out
         A binary file-like object (the caller makes it atomic, see :mod:`.safe_files`).
     identity
