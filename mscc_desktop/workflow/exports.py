@@ -21,7 +21,7 @@ from mscc_desktop.core.tasks import CancelToken, ProgressFn
 from mscc_desktop.core.volume import Volume
 from mscc_desktop.reporting.exports import ExportOptions, ExportResult, export_all, export_pdf
 from mscc_desktop.reporting.inputs import ReportInputs, report_inputs
-from mscc_desktop.reporting.pdf_doc import Paper
+from mscc_desktop.reporting.pdf.pdf_doc import Paper
 from mscc_desktop.workflow.locate import LocatedSeries
 from mscc_desktop.workflow.report_inputs import load_report_inputs, record_export
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mscc_desktop.inference.backends.onnx import OnnxBackend
-from mscc_desktop.inference.manifest import load_model_folder
+from mscc_desktop.inference.model_folder import load_model_folder
 from mscc_desktop.training import adapt_grader
 from mscc_desktop.training.adapt import AdaptDepth, adapt_model
 from mscc_desktop.training.adapt_grader import features_of, refit_statistics
