@@ -172,11 +172,16 @@ def child_error(lines: list[str], exit_code: int) -> str:
 
 
 def remove_unfinished_model(folder: Path) -> bool:
-    """Delete ``folder`` when it holds no manifest (a model the child did not finish)."""
+    """Delete ``folder`` when it holds no manifest (a model the child did not finish), and
+    the child's staging folders beside it (``.<name>.partial-<pid>``, left by a killed child)."""
+    removed = False
+    for staged in folder.parent.glob(f".{folder.name}.partial-*"):
+        shutil.rmtree(staged, ignore_errors=True)
+        removed = True
     if folder.is_dir() and not (folder / MANIFEST).is_file():
         shutil.rmtree(folder, ignore_errors=True)
         return True
-    return False
+    return removed
 
 
 class AdaptJob(QtCore.QObject):

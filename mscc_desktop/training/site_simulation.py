@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlite_utils import Database
 
 from mscc_desktop.core.grades import GradeGroup
@@ -235,6 +236,35 @@ class RotationResult:
     offered: tuple[bool, ...]  # per rotation
     seconds: tuple[float, ...]  # per rotation (wall)
     held_out: tuple[str, ...]  # patient key of each rotation
+    # The same, scored against the simulation's truth instead of the reader's reviews (which
+    # keep the base model's own per-slice grades inside an accepted finding); None without it.
+    base_vs_truth: Any = None
+    adapted_vs_truth: Any = None
+
+
+def truth_by_uid(studies: Path) -> dict[str, int]:
+    """The true group position of every labelled slice under ``studies``, by SOP Instance UID."""
+    truth = {}
+    for path in sorted(Path(studies).rglob("labels.csv")):
+        for row in read_labels_csv(path):
+            truth[row.sop_instance_uid] = row.group.position if row.group is not None else -1
+    return truth
+
+
+def against_truth(predictions: Any, dataset: Path, truth: dict[str, int]) -> Any:
+    """``predictions`` of dataset studies with their labels replaced by the true groups."""
+    uid_of: dict[tuple[str, int], str] = {}
+    for name in set(predictions.study_names):
+        for row in read_labels_csv(dataset / name / "labels.csv"):
+            uid_of[(name, row.slice_index)] = row.sop_instance_uid
+    groups = np.asarray(
+        [
+            truth.get(uid_of.get((predictions.study_names[s], i), ""), -1)
+            for s, i in zip(predictions.study, predictions.slice_index, strict=True)
+        ],
+        np.int64,
+    )
+    return replace(predictions, truth_group=groups)
 
 
 def leave_one_patient_out(
@@ -244,6 +274,7 @@ def leave_one_patient_out(
     *,
     depths: Sequence[str],
     seed: int = 0,
+    truth_from: Path | None = None,
     progress: ProgressFn | None = None,
 ) -> list[RotationResult]:
     """Adapt ``base`` once per site patient held out (every depth), and pool the figures.
@@ -251,6 +282,8 @@ def leave_one_patient_out(
     Each held-out patient's slices are called by a model that never saw that patient: the
     base (when it comes from a protocol fold whose test patients form the site) and the model
     adapted on the other patients. Pooling gives figures over every site patient.
+    ``truth_from`` (the simulated studies with their true labels) also scores both models
+    against the truth rather than against the reader's reviews.
     """
     import time
 
@@ -258,10 +291,12 @@ def leave_one_patient_out(
     from mscc_desktop.training.adapt import AdaptDepth, adapt_model, pooled_figures
 
     patients = sorted(set(dataset_patients(dataset).values()))
+    truth = truth_by_uid(truth_from) if truth_from is not None else None
     results = []
     total = len(depths) * len(patients)
     for d, depth in enumerate(depths):
         base_parts, adapted_parts, offered, seconds = [], [], [], []
+        base_truth, adapted_truth = [], []
         for k, patient in enumerate(patients):
             started = time.perf_counter()
             step = d * len(patients) + k
@@ -274,6 +309,14 @@ def leave_one_patient_out(
             assert result.base_calibration is not None
             base_parts.append((result.held_out_base, *result.base_calibration))
             adapted_parts.append((result.held_out_adapted, result.temperature, result.thresholds))
+            if truth is not None:
+                base_truth.append(
+                    (against_truth(result.held_out_base, dataset, truth), *result.base_calibration)
+                )
+                adapted_truth.append(
+                    (against_truth(result.held_out_adapted, dataset, truth),
+                     result.temperature, result.thresholds)
+                )  # fmt: skip
             offered.append(result.offered)
             seconds.append(time.perf_counter() - started)
         results.append(
@@ -284,6 +327,8 @@ def leave_one_patient_out(
                 tuple(offered),
                 tuple(seconds),
                 tuple(patients),
+                pooled_figures(base_truth) if base_truth else None,
+                pooled_figures(adapted_truth) if adapted_truth else None,
             )
         )
     return results
