@@ -13,8 +13,10 @@ Two sites:
 * real CT (``--protocol W/protocol --fold K``): the test patients of fold K of the shipped
   recipe's patient protocol (real CT with disease inserted by software), which that fold's
   model never saw, are the site; that model (with its grader's weights and the operating
-  point the protocol chose) is the base. Every site patient is held out once
-  (``--depths``: each adaptation depth in turn) and the held-out figures are pooled.
+  point the protocol chose) is the base, or with ``--phantom-grader`` the fold's detector with
+  a grader that learnt from phantoms only. Every site patient is held out once
+  (``--depths``: each adaptation depth in turn) and the held-out figures are pooled, against
+  the reader's reviews and against the truth.
 
 Usage: ``python scripts/site_simulation.py [--studies 24] [--seed 7] [--shuffle] [--keep DIR]``
        ``python scripts/site_simulation.py --protocol W/protocol --fold 1 [--grader-seed 1]
@@ -41,6 +43,7 @@ def _figure(values: list[float]) -> str:
 def real_site(args: argparse.Namespace, work: Path) -> int:
     from mscc_desktop.training.site_simulation import (
         leave_one_patient_out,
+        phantom_grader_base,
         protocol_base_model,
         simulate_site,
     )
@@ -48,7 +51,10 @@ def real_site(args: argparse.Namespace, work: Path) -> int:
     protocol = Path(args.protocol)
     base = work / "base"
     if not (base / "manifest.json").exists():
-        protocol_base_model(protocol, args.fold, args.grader_seed, base)
+        if args.phantom_grader:
+            phantom_grader_base(protocol, args.fold, Path(args.phantom_grader), base)
+        else:
+            protocol_base_model(protocol, args.fold, args.grader_seed, base)
     started = time.perf_counter()
     site = simulate_site(
         work / "site", n_studies=0, seed=args.seed, error_rate=args.error_rate,
@@ -59,25 +65,32 @@ def real_site(args: argparse.Namespace, work: Path) -> int:
         f"{time.perf_counter() - started:.0f} s; reader verdicts {site.verdicts}, "
         f"{site.reader_errors} deliberately wrong"
     )
+    studies = protocol / f"fold{args.fold}" / "test"
     results = leave_one_patient_out(
-        site.dataset, base, work / "adapted", depths=args.depths.split(","), seed=args.seed
-    )
+        site.dataset, base, work / "adapted", depths=args.depths.split(","), seed=args.seed,
+        truth_from=studies,
+    )  # fmt: skip
     rows = []
     for r in results:
-        base_f, adapted_f = r.base.as_dict(), r.adapted.as_dict()
-        rows.append({"depth": r.depth, "base": base_f, "adapted": adapted_f,
+        rows.append({"depth": r.depth, "base": r.base.as_dict(), "adapted": r.adapted.as_dict(),
+                     "base_vs_truth": r.base_vs_truth.as_dict(),
+                     "adapted_vs_truth": r.adapted_vs_truth.as_dict(),
                      "offered": list(r.offered), "seconds": list(r.seconds)})  # fmt: skip
         print(f"\n{r.depth}: {len(r.held_out)} rotations, offered {sum(r.offered)} of "
               f"{len(r.offered)}, {min(r.seconds):.0f}-{max(r.seconds):.0f} s each")  # fmt: skip
-        print(f"  {'pooled held-out figure':32s} {'base':>22s} {'adapted':>22s}")
-        for name, key in (
-            ("high-grade sensitivity (image)", "high_grade_image_sensitivity"),
-            ("high-grade specificity (image)", "high_grade_image_specificity"),
-            ("high-grade AUC", "high_grade_auc"),
-            ("three-class Gwet's AC1", "three_class_ac1"),
+        for title, base_f, adapted_f in (
+            ("against the reader's reviews", r.base.as_dict(), r.adapted.as_dict()),
+            ("against the truth", r.base_vs_truth.as_dict(), r.adapted_vs_truth.as_dict()),
         ):
-            print(f"  {name:32s} {_figure(base_f[key]):>22s} {_figure(adapted_f[key]):>22s}")
-        print(f"  ({base_f['n_slices']} slices, {base_f['n_high_slices']} high grade)")
+            print(f"  {'pooled held-out, ' + title:44s} {'base':>22s} {'adapted':>22s}")
+            for name, key in (
+                ("high-grade sensitivity (image)", "high_grade_image_sensitivity"),
+                ("high-grade specificity (image)", "high_grade_image_specificity"),
+                ("high-grade AUC", "high_grade_auc"),
+                ("three-class Gwet's AC1", "three_class_ac1"),
+            ):
+                print(f"  {name:44s} {_figure(base_f[key]):>22s} {_figure(adapted_f[key]):>22s}")
+            print(f"  ({base_f['n_slices']} slices, {base_f['n_high_slices']} high grade)")
     (work / "site_simulation.json").write_text(json.dumps(rows, indent=2))
     return 0
 
@@ -96,6 +109,12 @@ def main() -> int:
     parser.add_argument("--fold", type=int, default=1)
     parser.add_argument("--grader-seed", type=int, default=1)
     parser.add_argument("--depths", default="calibrate,prototypes_bn,fine_tune")
+    parser.add_argument(
+        "--phantom-grader",
+        metavar="CKPT",
+        help="base = the fold's detector with this phantom-only grader checkpoint (e.g. "
+        "W/runs/grader/best.pt), calibrated on the fold's calibration patients",
+    )
     args = parser.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="site-sim-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -250,7 +250,7 @@ def _has_high(folder: Path) -> bool:
     return any(row.group is GradeGroup.HIGH for row in read_labels_csv(folder / "labels.csv"))
 
 
-def _calibration(predictions: Predictions) -> tuple[TemperatureFit, Thresholds]:
+def calibration_on(predictions: Predictions) -> tuple[TemperatureFit, Thresholds]:
     """Temperature (negative log-likelihood) and the recipe's operating point on ``predictions``."""
     graded = (predictions.truth_group >= 0) & np.isfinite(predictions.probabilities).all(axis=1)
     if not graded.any():
@@ -351,7 +351,7 @@ def adapt_model(
             progress=sub_progress(progress, 0.45, 0.65), cancel=cancel,
         )  # fmt: skip
         check_cancel(cancel)
-        fit, thresholds = _calibration(fitting)
+        fit, thresholds = calibration_on(fitting)
         report(progress, 0.65, f"Checking on {len(held_out)} held-out studies")
         checking_base = collect_predictions(
             base.folder, held_out, backend_choice=backend_choice,

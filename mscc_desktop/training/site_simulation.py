@@ -169,6 +169,35 @@ def shuffle_labels(dataset: Path, seed: int) -> None:
             writer.writerows(rows)
 
 
+def phantom_grader_base(protocol: Path, fold: int, grader: Path, out: Path) -> Path:
+    """A base that learnt grading from phantoms only: the fold's detector with ``grader`` (a
+    grader checkpoint trained on phantoms, e.g. the recipe's ``runs/grader/best.pt``), its
+    temperature and operating point fitted on the fold's calibration patients by the recipe's
+    rule. It stands for a model made elsewhere, meeting a site's real CT for the first time.
+    """
+    from dataclasses import replace
+
+    from mscc_desktop.inference.model_folder import write_model_folder
+    from mscc_desktop.training.acceptance import collect_predictions
+    from mscc_desktop.training.adapt import calibration_on
+    from mscc_desktop.training.export import export_model
+    from mscc_desktop.training.study_reader import find_studies
+
+    detector = protocol / f"fold{fold}" / "runs" / "detector" / "best.pt"
+    manifest = export_model(
+        detector, grader, out, model_id=f"phantom-grader-fold{fold}",
+        fp16_weights=True, trainable_weights=True,
+    )  # fmt: skip
+    predictions = collect_predictions(out, find_studies(protocol / f"fold{fold}" / "calibration"))
+    fit, thresholds = calibration_on(predictions)
+    write_model_folder(
+        replace(manifest, thresholds=thresholds, probability_temperature=fit.temperature,
+                folder=None),
+        out, file_names=[f.name for f in manifest.files],
+    )  # fmt: skip
+    return out
+
+
 def protocol_base_model(protocol: Path, fold: int, seed: int, out: Path) -> Path:
     """A base model for a simulated site from the patient protocol's ``fold`` (grader
     ``seed``): its exported folder, with the grader's trainable weights and the temperature
