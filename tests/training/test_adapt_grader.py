@@ -45,12 +45,18 @@ def test_the_weights_file_is_part_of_the_checked_folder_and_equals_the_onnx_grad
 ) -> None:
     manifest = load_model_folder(base_with_weights)  # checksums verified
     assert GRADER_WEIGHTS_FILE in {f.name for f in manifest.files}
-    trainable = load_grader_weights(base_with_weights / GRADER_WEIGHTS_FILE)
+    assert _weights_vs_onnx(base_with_weights) <= 1e-4
+
+
+def _weights_vs_onnx(folder: Path) -> float:
+    """Largest probability difference between the folder's weights file and its ONNX grader."""
+    manifest = load_model_folder(folder)
+    trainable = load_grader_weights(folder / GRADER_WEIGHTS_FILE)
     crops = np.random.default_rng(1).normal(size=(5, 3, 32, 32)).astype(np.float32)
     backend = OnnxBackend(manifest.detector_path, manifest.grader_path, threads=1)
     with torch.no_grad():
         _, logits = trainable.grader(torch.from_numpy(crops))
-    assert np.abs(backend.grade(crops) - torch.softmax(logits, -1).numpy()).max() <= 1e-4
+    return float(np.abs(backend.grade(crops) - torch.softmax(logits, -1).numpy()).max())
 
 
 def test_bn_statistics_become_the_site_s_and_prototypes_its_class_means(
@@ -104,12 +110,7 @@ def test_fine_tuning_writes_a_new_checked_grader_with_its_provenance(
     assert patients["weights_fit"] + patients["calibration"] == patients["adapt"]
     assert patients["calibration"] >= 1 and patients["held_out"] >= 1
     # the weights file and the ONNX grader of the new folder are the same network
-    trainable = load_grader_weights(result.folder / GRADER_WEIGHTS_FILE)
-    crops = np.random.default_rng(2).normal(size=(4, 3, 32, 32)).astype(np.float32)
-    backend = OnnxBackend(adapted.detector_path, adapted.grader_path, threads=1)
-    with torch.no_grad():
-        _, logits = trainable.grader(torch.from_numpy(crops))
-    assert np.abs(backend.grade(crops) - torch.softmax(logits, -1).numpy()).max() <= 1e-4
+    assert _weights_vs_onnx(result.folder) <= 1e-4
 
 
 def test_without_weights_the_deeper_steps_are_not_faked(
