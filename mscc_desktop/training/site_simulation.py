@@ -273,9 +273,11 @@ class RotationResult:
 
 def truth_by_uid(studies: Path) -> dict[str, int]:
     """The true group position of every labelled slice under ``studies``, by SOP Instance UID."""
+    from mscc_desktop.training.study_reader import find_studies
+
     truth = {}
-    for path in sorted(Path(studies).rglob("labels.csv")):
-        for row in read_labels_csv(path):
+    for folder in find_studies(studies):  # follows linked study folders, as the folds hold
+        for row in read_labels_csv(folder / "labels.csv"):
             truth[row.sop_instance_uid] = row.group.position if row.group is not None else -1
     return truth
 
