@@ -42,14 +42,14 @@ def test_a_model_is_worse_only_below_its_base_s_interval() -> None:
 
 
 def test_depth_follows_the_amount_of_data_and_says_what_it_did() -> None:
-    few = plan_depth(8, 3, 3, has_weights=True)
+    few = plan_depth(60, 4, 4, has_weights=True)  # many studies of few patients: recalibrate
     assert few.wanted is AdaptDepth.CALIBRATE and few.performed is few.wanted and few.note == ""
-    more = plan_depth(25, 5, 2, has_weights=True)
+    more = plan_depth(80, 40, 12, has_weights=True)
     assert more.wanted is more.performed is AdaptDepth.PROTOTYPES_BN and more.note == ""
-    many = plan_depth(50, 8, 4, has_weights=True)
+    many = plan_depth(400, 200, 50, has_weights=True)
     assert many.wanted is many.performed is AdaptDepth.FINE_TUNE
-    assert plan_depth(50, 2, 2, has_weights=True).wanted is AdaptDepth.CALIBRATE  # 2 patients
-    onnx_only = plan_depth(50, 8, 4, has_weights=False)
+    assert plan_depth(400, 200, 5, has_weights=True).wanted is AdaptDepth.CALIBRATE
+    onnx_only = plan_depth(400, 200, 50, has_weights=False)
     assert onnx_only.wanted is AdaptDepth.FINE_TUNE
     assert onnx_only.performed is AdaptDepth.CALIBRATE and "--trainable-weights" in onnx_only.note
     asked = plan_depth(8, 3, 1, has_weights=True, requested=AdaptDepth.FINE_TUNE)
