@@ -73,32 +73,19 @@ def main() -> int:
         for variant in variants:
             started = time.perf_counter()
             trainable = copy.deepcopy(base)
-            if variant in ("bn", "bn+prototypes", "fine_tune"):
-                saved = trainable.grader.head.prototypes.detach().clone()
+            if variant == "bn":
+                ag.reestimate_batch_norm(trainable, fit_samples)
+            elif variant == "prototypes":
+                ag.reestimate_prototypes(trainable, *ag.features_of(trainable, fit_samples))
+            elif variant in ("bn+prototypes", "fine_tune"):
                 ag.refit_statistics(trainable, fit_samples)
-                if variant == "bn":
-                    with torch.no_grad():
-                        trainable.grader.head.prototypes.copy_(saved)
-            if variant == "prototypes":
-                bns = ag._window_batch_norms(trainable.grader)  # statistics kept: measure only
-                stats = [(b.running_mean.clone(), b.running_var.clone()) for b in bns]
-                ag.refit_statistics(trainable, fit_samples)
-                for b, (mean, var) in zip(bns, stats, strict=True):
-                    b.running_mean.copy_(mean)
-                    b.running_var.copy_(var)
-                feats, target = ag.features_of(trainable, fit_samples)
-                with torch.no_grad():
-                    for c in range(3):
-                        if (target == c).sum() >= ag.MIN_CLASS_SLICES:
-                            trainable.grader.head.prototypes[c] = feats[target == c].mean((0, 1))
             if variant == "fine_tune":
                 ag.fine_tune_last_stage(trainable, fit_samples, seed=args.seed)
-            probs = []
+            feats, _ = ag.features_of(trainable, test)
             with torch.no_grad():
-                for crops, _ in ag._plain_batches(trainable, test, 64):
-                    _, logits = trainable.grader(crops)
-                    probs.append(torch.softmax(logits, -1).numpy())
-            fused = fuse_windows(np.concatenate(probs).astype(np.float32))
+                n, k, f = feats.shape
+                logits = trainable.grader.head(feats.reshape(n * k, f)).reshape(n, k, -1)
+            fused = fuse_windows(torch.softmax(logits, -1).numpy().astype(np.float32))
             scores[variant].append(fused[:, high])
             print(f"  held out {held}: {variant:14s} {time.perf_counter() - started:5.0f} s",
                   flush=True)  # fmt: skip

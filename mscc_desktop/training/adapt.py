@@ -249,10 +249,6 @@ def split_by_patient(
     return kept, out
 
 
-def _has_high(folder: Path) -> bool:
-    return any(row.group is GradeGroup.HIGH for row in read_labels_csv(folder / "labels.csv"))
-
-
 def calibration_on(predictions: Predictions) -> tuple[TemperatureFit, Thresholds]:
     """Temperature (negative log-likelihood) and the recipe's operating point on ``predictions``."""
     graded = (predictions.truth_group >= 0) & np.isfinite(predictions.probabilities).all(axis=1)
@@ -301,7 +297,8 @@ def adapt_model(
     if final.exists():
         raise AdaptError(f"{final} exists already; choose a new folder for the adapted model.")
     patients = dataset_patients(data_dir)
-    high = {f.name: _has_high(f) for f in folders}
+    groups = {f.name: [row.group for row in read_labels_csv(f / "labels.csv")] for f in folders}
+    high = {name: GradeGroup.HIGH in labelled for name, labelled in groups.items()}
     if held_out_patients is not None:
         chosen = set(held_out_patients)
         held_out = [f for f in folders if patients.get(f.name, f.name) in chosen]
@@ -371,7 +368,9 @@ def adapt_model(
         )
         adapted_figures = held_out_figures(checking_adapted, fit.temperature, thresholds)
         reasons = not_worse(base_figures, adapted_figures)
-        fit_counts = _slices_by_group(collect_labels(fit_folders))
+        fit_counts = {
+            g.value: sum(groups[f.name].count(g) for f in fit_folders) for g in GradeGroup
+        }
         new_id = model_id or f"{base.model_id}-site"
         what = {
             AdaptDepth.CALIBRATE: "temperature and operating point",
@@ -440,15 +439,6 @@ def adapt_model(
         held_out_adapted=checking_adapted,
         base_calibration=(base.probability_temperature, base.thresholds),
     )
-
-
-def _slices_by_group(groups: Sequence[GradeGroup | None]) -> dict[str, int]:
-    return {g.value: sum(1 for x in groups if x is g) for g in GradeGroup}
-
-
-def collect_labels(folders: Sequence[Path]) -> list[GradeGroup | None]:
-    """Every labelled slice's group in ``folders`` (``None`` where not graded)."""
-    return [row.group for f in folders for row in read_labels_csv(f / "labels.csv")]
 
 
 def _adapt_grader(

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report
+from mscc_desktop.core.tasks import CancelToken, ProgressFn, check_cancel, report, sub_progress
 from mscc_desktop.training.configs import GraderConfig
 from mscc_desktop.training.cwl import CWLGrader, GraderExport, class_weights, cwl_loss
 from mscc_desktop.training.datasets import GraderSamples, build_grader_samples
@@ -88,24 +88,21 @@ def features_of(
 
 
 @torch.no_grad()
-def refit_statistics(
+def reestimate_batch_norm(
     trainable: TrainableGrader,
     samples: GraderSamples,
     *,
     batch_size: int = 64,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-) -> dict[str, Any]:
-    """Re-estimate every window's BN statistics on ``samples``, then the class prototypes.
+) -> int:
+    """Re-estimate every window's BN running statistics on ``samples``; returns the BN count.
 
-    BN: running mean and variance are reset and accumulated as a plain average over all the
-    site's crops (``momentum=None``), each window through its own BN set (the forward pass
-    routes the window-major blocks). Prototypes: the mean feature of each class over the
-    windows; a class with fewer than :data:`MIN_CLASS_SLICES` slices keeps its prototype
-    moved by the shift of the overall feature mean. Returns what changed (for the manifest).
+    Running mean and variance are reset and accumulated as a plain average over all the site's
+    crops (``momentum=None``), each window through its own BN set (the forward pass routes the
+    window-major blocks). No label is used.
     """
     grader = trainable.grader
-    before, _ = features_of(trainable, samples, batch_size=batch_size)
     bns = _window_batch_norms(grader)
     saved = [(bn.momentum, bn.training) for bn in bns]
     for bn in bns:
@@ -118,27 +115,62 @@ def refit_statistics(
     for number, (crops, _) in enumerate(_plain_batches(trainable, samples, batch_size)):
         check_cancel(cancel)
         grader.features(crops)
-        report(progress, 0.8 * (number + 1) / total, "Re-estimating the window BN statistics")
+        report(progress, (number + 1) / total, "Re-estimating the window BN statistics")
     for bn, (momentum, training) in zip(bns, saved, strict=True):
         bn.momentum = momentum
         bn.train(training)
     grader.eval()
-    after, target = features_of(trainable, samples, batch_size=batch_size)
-    shift = after.mean(dim=(0, 1)) - before.mean(dim=(0, 1))
-    prototypes = grader.head.prototypes
+    return len(bns)
+
+
+@torch.no_grad()
+def reestimate_prototypes(
+    trainable: TrainableGrader,
+    features: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    shift: torch.Tensor | None = None,
+) -> dict[str, Any]:
+    """Each class prototype becomes the mean of its slices' ``(N, W, F)`` features (from
+    :func:`features_of`) over the windows; a class with fewer than :data:`MIN_CLASS_SLICES`
+    slices keeps its prototype, moved by ``shift`` (the overall feature mean's shift, where
+    the features moved). Returns what changed."""
+    prototypes = trainable.grader.head.prototypes
     moved: dict[str, Any] = {}
     for c in range(prototypes.shape[0]):
-        picked = after[target == c]
+        picked = features[target == c]
         if picked.shape[0] >= MIN_CLASS_SLICES:
             new = picked.mean(dim=(0, 1))
             how = f"class mean of {picked.shape[0]} slices"
         else:
-            new = prototypes[c] + shift
+            new = prototypes[c] + (shift if shift is not None else 0.0)
             how = f"shifted ({picked.shape[0]} slices, fewer than {MIN_CLASS_SLICES})"
         moved[str(c)] = {"how": how, "distance": float((new - prototypes[c]).norm())}
         prototypes[c] = new
+    return moved
+
+
+def refit_statistics(
+    trainable: TrainableGrader,
+    samples: GraderSamples,
+    *,
+    batch_size: int = 64,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> dict[str, Any]:
+    """Re-estimate every window's BN statistics on ``samples``, then the class prototypes
+    (:func:`reestimate_batch_norm`, :func:`reestimate_prototypes`; a class with few slices
+    follows the shift of the overall feature mean). Returns what changed (for the manifest)."""
+    before, _ = features_of(trainable, samples, batch_size=batch_size)
+    n_bns = reestimate_batch_norm(
+        trainable, samples, batch_size=batch_size,
+        progress=sub_progress(progress, 0.0, 0.8), cancel=cancel,
+    )  # fmt: skip
+    after, target = features_of(trainable, samples, batch_size=batch_size)
+    shift = after.mean(dim=(0, 1)) - before.mean(dim=(0, 1))
+    moved = reestimate_prototypes(trainable, after, target, shift=shift)
     report(progress, 1.0, "Prototypes re-estimated")
-    return {"bn_sets": len(bns), "slices": len(samples), "prototypes": moved}
+    return {"bn_sets": n_bns, "slices": len(samples), "prototypes": moved}
 
 
 def _last_stage(grader: CWLGrader) -> nn.Module:
