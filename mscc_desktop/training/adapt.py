@@ -9,9 +9,9 @@
 2. The depth follows the amount of data (:func:`plan_depth`): the base model's
    probabilities fit a new **temperature** (negative log-likelihood, as the shipped recipe
    does) and the **operating point** is chosen again by the recipe's rule (the most specific
-   P(high) cut-off that keeps the per-image high-grade sensitivity); with more studies the
+   P(high) cut-off that keeps the per-image high-grade sensitivity); with many patients the
    grader's **prototypes and window-BN statistics** are re-estimated on the site's slices,
-   and with more still its **last stage** is fine-tuned (:mod:`.adapt_grader`). The deeper
+   and with many more its **last stage** is fine-tuned (:mod:`.adapt_grader`). The deeper
    steps need the base folder's trainable grader weights (``export --trainable-weights``);
    their temperature and operating point are then fitted on adaptation patients whose
    slices the weights did not see.
@@ -74,9 +74,6 @@ class AdaptPlan:
     wanted: AdaptDepth  # what the amount of data calls for (or the user asked for)
     performed: AdaptDepth  # what this run does
     note: str
-
-
-_DEPTH_ORDER = (AdaptDepth.CALIBRATE, AdaptDepth.PROTOTYPES_BN, AdaptDepth.FINE_TUNE)
 
 
 def plan_depth(
